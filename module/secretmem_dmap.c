@@ -1,0 +1,389 @@
+// SPDX-License-Identifier: GPL-2.0
+/* secretmem_dmap.c - takes pages out of the kernel direct map and puts them back. */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/kernel.h>
+#include <linux/kallsyms.h>
+#include <linux/kprobes.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/smp.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <asm/pgtable.h>
+#include <asm/set_memory.h>
+#include <asm/tlbflush.h>
+#ifdef CONFIG_X86_KERNEL_IBT
+#include <asm/ibt.h>
+#include <asm/msr.h>
+#endif
+
+#include "secretmem_internal.h"
+
+/*
+ * Two methods, because Debian's 6.1 and 6.12 kernels export neither
+ * set_direct_map_invalid_noflush() nor set_direct_map_default_noflush():
+ *
+ * "kernel": the kernel's own helpers, found at load time through a kprobe
+ *	(register, read its address, unregister; kallsyms_lookup_name is never
+ *	called).  They are then called through a pointer.  On a CPU that
+ *	enforces Indirect Branch Tracking, an indirect call to a function
+ *	whose ENDBR64 was sealed at boot (every function nobody takes the
+ *	address of, as here) raises #CP and oopses.  So this method is used
+ *	only when IBT is not enforced on this machine, or when each target
+ *	still starts with an intact ENDBR64.  QEMU does not emulate IBT, so
+ *	no test can show this; it is decided by reading the CPU state and the
+ *	target's first instruction, below.
+ *
+ * "pte": exported primitives only, no indirect call into the kernel.  A
+ *	large direct-map page around a page is split to 4 KiB by a cache-mode
+ *	round trip (set_pages_array_uc() then set_pages_array_wb(), both
+ *	exported; the memtype bookkeeping is undone by the second call).  The
+ *	page's 4 KiB PTE is then found with lookup_address() and its present
+ *	bit cleared or set with set_pte(), as the kernel's own cpa code does:
+ *	_PAGE_GLOBAL is cleared with _PAGE_PRESENT so that the non-present
+ *	entry is not read as PROT_NONE.
+ *
+ * Both flush every CPU's TLB with on_each_cpu() + __flush_tlb_all(), once
+ * per sm_dmap_remove() call.  Putting a page back needs no flush: x86 does
+ * not cache non-present entries.
+ */
+
+enum sm_dmap_method { SM_DMAP_NONE, SM_DMAP_KERNEL, SM_DMAP_PTE };
+
+static enum sm_dmap_method sm_method;
+static int (*sm_set_invalid)(struct page *page);
+static int (*sm_set_default)(struct page *page);
+
+/* Bits the kernel's cpa code clears to make a direct-map PTE not present. */
+#define SM_PTE_CLEAR	(_PAGE_PRESENT | _PAGE_RW | _PAGE_GLOBAL)
+
+const char *sm_dmap_method_name(void)
+{
+	switch (sm_method) {
+	case SM_DMAP_KERNEL:
+		return "kernel";
+	case SM_DMAP_PTE:
+		return "pte";
+	default:
+		return "none";
+	}
+}
+
+#ifdef CONFIG_X86_KERNEL_IBT
+static bool sm_ibt_enforced(void)
+{
+	u64 cet = 0;
+
+	if (cpu_feature_enabled(X86_FEATURE_IBT))
+		return true;
+	if (!(__read_cr4() & X86_CR4_CET))
+		return false;
+	/* CR4.CET is on: IBT is enforced unless S_CET says otherwise. */
+	if (rdmsrl_safe(MSR_IA32_S_CET, &cet))
+		return true;
+	return cet & CET_ENDBR_EN;
+}
+#endif
+
+/* May the function at @fn be called through a pointer on this machine? */
+static bool sm_indirect_call_safe(unsigned long fn)
+{
+#ifdef CONFIG_X86_KERNEL_IBT
+	u32 insn;
+
+	if (!sm_ibt_enforced())
+		return true;
+	if (copy_from_kernel_nofault(&insn, (void *)fn, sizeof(insn)))
+		return false;
+	/* gen_endbr() builds the opcode without embedding it in our text. */
+	return insn == gen_endbr();
+#else
+	/* A kernel built without IBT support never turns enforcement on. */
+	return true;
+#endif
+}
+
+/* Is @addr exactly the start of function @name? */
+static bool sm_is_symbol_start(unsigned long addr, const char *name)
+{
+	char buf[KSYM_SYMBOL_LEN];
+	size_t len = strlen(name);
+
+	sprint_symbol(buf, addr);
+	return !strncmp(buf, name, len) && !strncmp(buf + len, "+0x0/", 5);
+}
+
+/*
+ * Find a kernel function by registering a kprobe on it.  With IBT the
+ * kprobe sits behind the ENDBR (or the NOP that sealed it), so the start is
+ * checked by name and, if need be, taken 4 bytes earlier.
+ */
+static unsigned long sm_resolve(const char *name)
+{
+	struct kprobe kp = { .symbol_name = name };
+	unsigned long addr;
+
+	if (!IS_ENABLED(CONFIG_KPROBES) || register_kprobe(&kp))
+		return 0;
+	addr = (unsigned long)kp.addr;
+	unregister_kprobe(&kp);
+
+	if (addr && sm_is_symbol_start(addr, name))
+		return addr;
+	if (addr > 4 && sm_is_symbol_start(addr - 4, name))
+		return addr - 4;
+	return 0;
+}
+
+static int sm_kernel_method_init(void)
+{
+	unsigned long inv = sm_resolve("set_direct_map_invalid_noflush");
+	unsigned long def = sm_resolve("set_direct_map_default_noflush");
+
+	if (!inv || !def) {
+		pr_info("kernel direct-map helpers not found (kprobes %s)\n",
+			IS_ENABLED(CONFIG_KPROBES) ? "on" : "off");
+		return -ENOENT;
+	}
+	if (!sm_indirect_call_safe(inv) || !sm_indirect_call_safe(def)) {
+		pr_info("IBT is enforced and the kernel's direct-map helpers have no ENDBR: calling them would oops\n");
+		return -EPERM;
+	}
+	sm_set_invalid = (void *)inv;
+	sm_set_default = (void *)def;
+	return 0;
+}
+
+static void sm_flush_ipi(void *unused)
+{
+	__flush_tlb_all();
+}
+
+void sm_dmap_flush(void)
+{
+	on_each_cpu(sm_flush_ipi, NULL, 1);
+	atomic_long_inc(&sm_stats.tlb_flushes);
+}
+
+/* The direct-map entry of @page and its level, or NULL. */
+static pte_t *sm_lookup(struct page *page, unsigned int *level)
+{
+	return lookup_address((unsigned long)page_address(page), level);
+}
+
+static bool sm_page_is_mapped(struct page *page)
+{
+	unsigned int level;
+	pte_t *ptep = sm_lookup(page, &level);
+
+	return !ptep || (pte_flags(*ptep) & _PAGE_PRESENT);
+}
+
+/*
+ * "pte" method: split to 4 KiB every large direct-map page that holds a
+ * page of @chunks.  One page per large page is enough: cpa splits the whole
+ * large page it sits in.  A chunk is naturally aligned and smaller than
+ * 2 MiB (see SM_MAX_ORDER), so it lies in one large page.
+ */
+static int sm_pte_split(struct sm_chunk *chunks, unsigned int nr)
+{
+	struct page **reps;
+	unsigned int i, n = 0, level;
+	int ret;
+
+	reps = kvmalloc_array(nr, sizeof(*reps), GFP_KERNEL);
+	if (!reps)
+		return -ENOMEM;
+	for (i = 0; i < nr; i++) {
+		if (sm_lookup(chunks[i].page, &level) && level != PG_LEVEL_4K)
+			reps[n++] = chunks[i].page;
+	}
+	if (!n) {
+		kvfree(reps);
+		return 0;
+	}
+	ret = set_pages_array_uc(reps, n);
+	if (!ret) {
+		ret = set_pages_array_wb(reps, n);
+		if (ret) {
+			/*
+			 * Pages left uncached with a memtype reserved must not
+			 * go back to the allocator: lose them, loudly.
+			 */
+			pr_err("cannot restore write-back on %u pages, leaking them\n", n);
+			for (i = 0; i < n; i++)
+				get_page(reps[i]);
+		}
+	}
+	if (!ret)
+		atomic_long_add(n, &sm_stats.dmap_splits);
+	kvfree(reps);
+	return ret;
+}
+
+static int sm_pte_set(struct page *page, bool present)
+{
+	unsigned int level;
+	pte_t *ptep = sm_lookup(page, &level);
+	pteval_t set;
+
+	if (!ptep || level != PG_LEVEL_4K)
+		return -EINVAL;
+	if (present) {
+		set = _PAGE_PRESENT | _PAGE_RW |
+		      (_PAGE_GLOBAL & __default_kernel_pte_mask);
+		set_pte(ptep, pte_set_flags(*ptep, set));
+	} else {
+		set_pte(ptep, pte_clear_flags(*ptep, SM_PTE_CLEAR));
+	}
+	return 0;
+}
+
+static int sm_page_remove(struct page *page)
+{
+	if (sm_method == SM_DMAP_KERNEL)
+		return sm_set_invalid(page);
+	return sm_pte_set(page, false);
+}
+
+static int sm_page_restore(struct page *page)
+{
+	if (sm_method == SM_DMAP_KERNEL)
+		return sm_set_default(page);
+	return sm_pte_set(page, true);
+}
+
+static void sm_restore_pages(struct page *page, unsigned long n)
+{
+	unsigned long i;
+
+	for (i = 0; i < n; i++) {
+		/* Cannot fail: the entry is a 4 KiB PTE since removal. */
+		if (WARN_ON_ONCE(sm_page_restore(page + i)))
+			continue;
+		atomic_long_inc(&sm_stats.dmap_changes);
+	}
+}
+
+/**
+ * sm_dmap_restore - put every page of @chunks back into the direct map
+ * @chunks: chunks that sm_dmap_remove() took out
+ * @nr: number of chunks
+ *
+ * No TLB flush is needed to make a page present again.
+ */
+void sm_dmap_restore(struct sm_chunk *chunks, unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		sm_restore_pages(chunks[i].page, 1UL << chunks[i].order);
+		cond_resched();
+	}
+}
+
+/**
+ * sm_dmap_remove - take every page of @chunks out of the direct map
+ * @chunks: chunks of pages the caller owns, not mapped anywhere else
+ * @nr: number of chunks
+ *
+ * Checks each page's entry afterwards and flushes the kernel TLB once on
+ * every CPU.  On failure nothing is left out of the direct map.
+ *
+ * Return: 0, or a negative errno.
+ */
+int sm_dmap_remove(struct sm_chunk *chunks, unsigned int nr)
+{
+	unsigned int i;
+	unsigned long j, n;
+	int ret = 0;
+
+	if (sm_method == SM_DMAP_PTE) {
+		ret = sm_pte_split(chunks, nr);
+		if (ret)
+			return ret;
+	}
+
+	for (i = 0; i < nr; i++) {
+		n = 1UL << chunks[i].order;
+		for (j = 0; j < n; j++) {
+			ret = sm_page_remove(chunks[i].page + j);
+			if (!ret && sm_page_is_mapped(chunks[i].page + j))
+				ret = -EFAULT;
+			if (ret) {
+				pr_warn_ratelimited("cannot remove a page from the direct map: %d\n",
+						    ret);
+				sm_restore_pages(chunks[i].page, j + 1);
+				sm_dmap_restore(chunks, i);
+				return ret;
+			}
+			atomic_long_inc(&sm_stats.dmap_changes);
+		}
+		cond_resched();
+	}
+	sm_dmap_flush();
+	return 0;
+}
+
+/*
+ * Take one page out and back in, checking the entry each time: the module
+ * refuses to load if the chosen method does not really work here.
+ */
+static int sm_dmap_selftest(void)
+{
+	struct sm_chunk chunk = { .order = 0 };
+	int ret;
+
+	chunk.page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!chunk.page)
+		return -ENOMEM;
+	ret = sm_dmap_remove(&chunk, 1);
+	if (!ret) {
+		sm_dmap_restore(&chunk, 1);
+		if (!sm_page_is_mapped(chunk.page)) {
+			/* Still out of the direct map: never free it. */
+			pr_err("self-test: page not restored, leaking it\n");
+			return -EFAULT;
+		}
+	}
+	__free_page(chunk.page);
+	return ret;
+}
+
+/**
+ * sm_dmap_init - choose how to change the direct map on this machine
+ * @method: "auto", "kernel" or "pte"
+ *
+ * Return: 0 when a method that works here was chosen and tested.
+ */
+int sm_dmap_init(const char *method)
+{
+	int ret;
+
+	if (!IS_ENABLED(CONFIG_X86_64)) {
+		pr_err("only x86_64 is supported\n");
+		return -EOPNOTSUPP;
+	}
+
+	if (!strcmp(method, "kernel") || !strcmp(method, "auto")) {
+		ret = sm_kernel_method_init();
+		if (!ret)
+			sm_method = SM_DMAP_KERNEL;
+		else if (strcmp(method, "auto"))
+			return ret;
+	} else if (strcmp(method, "pte")) {
+		pr_err("dmap_method=%s: use auto, kernel or pte\n", method);
+		return -EINVAL;
+	}
+	if (sm_method == SM_DMAP_NONE)
+		sm_method = SM_DMAP_PTE;
+
+	ret = sm_dmap_selftest();
+	if (ret) {
+		pr_err("direct-map method \"%s\" failed its self-test (%d)\n",
+		       sm_dmap_method_name(), ret);
+		sm_method = SM_DMAP_NONE;
+	}
+	return ret;
+}

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* secretmem_internal.h - declarations shared by the files of the secretmem_dev module. */
+#ifndef _SECRETMEM_INTERNAL_H
+#define _SECRETMEM_INTERNAL_H
+
+#include <linux/atomic.h>
+#include <linux/fs.h>
+#include <linux/mm_types.h>
+
+/*
+ * A run of physically contiguous pages, allocated with one alloc_pages()
+ * call of the given order; the unit the direct-map layer works on.
+ */
+struct sm_chunk {
+	struct page *page;
+	unsigned int order;
+};
+
+/* Module-wide counters, shown read-only in sysfs. */
+struct sm_stats {
+	atomic_long_t regions;		/* live regions */
+	atomic_long_t pages;		/* pages allocated to regions */
+	atomic_long_t peak_pages;	/* highest value of pages */
+	atomic_long_t alloc_failures;	/* mmaps refused for lack of memory */
+	atomic_long_t tlb_flushes;	/* kernel TLB flushes done by the module */
+	atomic_long_t dmap_changes;	/* pages removed from or restored to the direct map */
+	atomic_long_t dmap_splits;	/* large direct-map pages split by the module */
+};
+
+extern struct sm_stats sm_stats;
+extern unsigned long sm_max_pages;
+
+/* secretmem_dmap.c: the direct-map layer. */
+int sm_dmap_init(const char *method);
+const char *sm_dmap_method_name(void);
+int sm_dmap_remove(struct sm_chunk *chunks, unsigned int nr);
+void sm_dmap_restore(struct sm_chunk *chunks, unsigned int nr);
+void sm_dmap_flush(void);
+
+/* secretmem_mmap.c: the mmap path. */
+int sm_mmap(struct file *file, struct vm_area_struct *vma);
+
+#endif /* _SECRETMEM_INTERNAL_H */

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: GPL-2.0
+/* secretmem_mmap.c - the mmap path: regions of secret pages and their VMAs. */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/capability.h>
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/refcount.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+
+#include "compat.h"
+#include "secretmem_internal.h"
+
+/*
+ * Largest chunk: 1 MiB.  A chunk then never covers a whole 2 MiB direct-map
+ * page, so each one needs at most one large page split (secretmem_dmap.c).
+ */
+#define SM_MAX_ORDER	8
+
+/*
+ * One mmap() call makes one region.  A region is shared by the VMAs that
+ * splitting (munmap or mprotect of a part) and mremap make of the first
+ * one; its pages go back when the last of them closes.
+ */
+struct sm_region {
+	refcount_t vmas;		/* VMAs that map this region */
+	unsigned long nr_pages;
+	unsigned int nr_chunks;
+	struct sm_chunk chunks[];
+};
+
+static void sm_update_peak(long now)
+{
+	long peak = atomic_long_read(&sm_stats.peak_pages);
+
+	while (now > peak) {
+		long old = atomic_long_cmpxchg(&sm_stats.peak_pages, peak, now);
+
+		if (old == peak)
+			break;
+		peak = old;
+	}
+}
+
+/* Take @nr pages of the module-wide budget (max_pages). */
+static bool sm_reserve_pages(unsigned long nr)
+{
+	unsigned long max = READ_ONCE(sm_max_pages);
+	long now = atomic_long_add_return(nr, &sm_stats.pages);
+
+	if ((unsigned long)now > max || nr > max) {
+		atomic_long_sub(nr, &sm_stats.pages);
+		return false;
+	}
+	sm_update_peak(now);
+	return true;
+}
+
+/* Zero every page of @chunks; they must be in the direct map. */
+static void sm_scrub(struct sm_chunk *chunks, unsigned int nr)
+{
+	unsigned long j;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		for (j = 0; j < (1UL << chunks[i].order); j++)
+			clear_page(page_address(chunks[i].page + j));
+		cond_resched();
+	}
+}
+
+static void sm_free_chunks(struct sm_chunk *chunks, unsigned int nr)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++)
+		__free_pages(chunks[i].page, chunks[i].order);
+}
+
+/*
+ * Allocate @region's pages, zeroed, in chunks as large as the remaining
+ * size and the allocator allow.  On failure every page is freed.
+ */
+static int sm_alloc_chunks(struct sm_region *region)
+{
+	const gfp_t gfp = GFP_KERNEL | __GFP_ZERO | __GFP_ACCOUNT | __GFP_NOWARN;
+	unsigned long left = region->nr_pages;
+	unsigned int order = SM_MAX_ORDER;
+	struct page *page;
+
+	while (left) {
+		if (fatal_signal_pending(current))
+			goto fail_intr;
+		while ((1UL << order) > left)
+			order--;
+		page = alloc_pages(order ? gfp | __GFP_NORETRY :
+				   gfp | __GFP_RETRY_MAYFAIL, order);
+		if (!page) {
+			if (!order)
+				goto fail_nomem;
+			order--;
+			continue;
+		}
+		region->chunks[region->nr_chunks].page = page;
+		region->chunks[region->nr_chunks].order = order;
+		region->nr_chunks++;
+		left -= 1UL << order;
+		cond_resched();
+	}
+	return 0;
+
+fail_nomem:
+	sm_free_chunks(region->chunks, region->nr_chunks);
+	region->nr_chunks = 0;
+	return -ENOMEM;
+fail_intr:
+	sm_free_chunks(region->chunks, region->nr_chunks);
+	region->nr_chunks = 0;
+	return -EINTR;
+}
+
+/*
+ * The order at teardown: the caller's PTEs are gone (the core mm zapped
+ * them before ->close, or sm_mmap() did) -> restore the direct map ->
+ * scrub -> free.
+ */
+static void sm_region_free(struct sm_region *region)
+{
+	sm_dmap_restore(region->chunks, region->nr_chunks);
+	sm_scrub(region->chunks, region->nr_chunks);
+	sm_free_chunks(region->chunks, region->nr_chunks);
+	atomic_long_sub(region->nr_pages, &sm_stats.pages);
+	atomic_long_dec(&sm_stats.regions);
+	kvfree(region);
+}
+
+/*
+ * Give back the RLIMIT_MEMLOCK charge.  Neither account_locked_vm() (takes
+ * mmap_lock) nor __account_locked_vm() (asserts it is held for write) fits
+ * ->close: munmap calls it with mmap_lock downgraded to read, exit, mremap
+ * and MAP_FIXED with it held for write.  Both exclude every writer of
+ * locked_vm (all hold mmap_lock for write), and only the one munmap that
+ * downgraded can be closing VMAs under the read lock, so the plain update
+ * below is serialised.  The mm is the VMA's own: the one charged at mmap
+ * time, never current->mm, which differs after execve() or when another
+ * task drops the last reference to this mm.
+ */
+static void sm_uncharge(struct mm_struct *mm, unsigned long pages)
+{
+	unsigned long locked = READ_ONCE(mm->locked_vm);
+
+	WRITE_ONCE(mm->locked_vm, locked - min(locked, pages));
+}
+
+static void sm_vm_open(struct vm_area_struct *vma)
+{
+	struct sm_region *region = vma->vm_private_data;
+
+	refcount_inc(&region->vmas);
+}
+
+static void sm_vm_close(struct vm_area_struct *vma)
+{
+	struct sm_region *region = vma->vm_private_data;
+
+	if (!refcount_dec_and_test(&region->vmas))
+		return;
+	sm_uncharge(vma->vm_mm, region->nr_pages);
+	sm_region_free(region);
+}
+
+static const struct vm_operations_struct sm_vm_ops = {
+	.open = sm_vm_open,
+	.close = sm_vm_close,
+};
+
+/* Map every chunk, in order, from the start of @vma. */
+static int sm_map_chunks(struct vm_area_struct *vma, struct sm_region *region)
+{
+	unsigned long addr = vma->vm_start, size;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < region->nr_chunks; i++) {
+		size = PAGE_SIZE << region->chunks[i].order;
+		ret = remap_pfn_range(vma, addr,
+				      page_to_pfn(region->chunks[i].page),
+				      size, vma->vm_page_prot);
+		if (ret)
+			return ret;
+		addr += size;
+	}
+	return 0;
+}
+
+/**
+ * sm_mmap - ->mmap of /dev/secretmem: a new region of secret pages
+ * @file: the open device
+ * @vma: the new VMA; mmap_lock is held for write
+ *
+ * Return: 0, or -EINVAL (MAP_PRIVATE, offset), -EPERM (PROT_EXEC),
+ * -EAGAIN (RLIMIT_MEMLOCK), -ENOMEM (max_pages or no memory), -EINTR.
+ */
+int sm_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	unsigned long nr_pages = vma_pages(vma);
+	struct mm_struct *mm = vma->vm_mm;
+	struct sm_region *region;
+	int ret;
+
+	if (!(vma->vm_flags & VM_MAYSHARE) || vma->vm_pgoff)
+		return -EINVAL;
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+
+	if (!sm_reserve_pages(nr_pages)) {
+		atomic_long_inc(&sm_stats.alloc_failures);
+		return -ENOMEM;
+	}
+	if (__account_locked_vm(mm, nr_pages, true, current,
+				capable(CAP_IPC_LOCK))) {
+		ret = -EAGAIN;
+		goto out_unreserve;
+	}
+
+	region = kvzalloc(struct_size(region, chunks, nr_pages),
+			  GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!region) {
+		ret = -ENOMEM;
+		goto out_uncharge;
+	}
+	region->nr_pages = nr_pages;
+	refcount_set(&region->vmas, 1);
+
+	ret = sm_alloc_chunks(region);
+	if (ret)
+		goto out_free_region;
+	ret = sm_dmap_remove(region->chunks, region->nr_chunks);
+	if (ret)
+		goto out_free_pages;
+
+	/*
+	 * VM_DONTCOPY: a child of fork() gets nothing.  VM_IO (set again by
+	 * remap_pfn_range with VM_PFNMAP, VM_DONTEXPAND and VM_DONTDUMP) keeps
+	 * GUP, ptrace, /proc/PID/mem and madvise(MADV_DODUMP/DOFORK) off and
+	 * stops mmap_region() from merging this VMA into a neighbour.
+	 * No VM_MAYEXEC: mprotect(PROT_EXEC) fails with EACCES.
+	 */
+	sm_vm_flags_set(vma, VM_IO | VM_DONTCOPY | VM_DONTDUMP |
+			VM_DONTEXPAND | VM_NORESERVE);
+	sm_vm_flags_clear(vma, VM_MAYEXEC);
+	ret = sm_map_chunks(vma, region);
+	if (ret)
+		goto out_unmap;
+
+	vma->vm_ops = &sm_vm_ops;
+	vma->vm_private_data = region;
+	atomic_long_inc(&sm_stats.regions);
+	return 0;
+
+out_unmap:
+	/* No page goes back while a PTE still points at it. */
+	if (vma->vm_flags & VM_PFNMAP)
+		zap_vma_ptes(vma, vma->vm_start, vma->vm_end - vma->vm_start);
+	sm_dmap_restore(region->chunks, region->nr_chunks);
+	sm_scrub(region->chunks, region->nr_chunks);
+out_free_pages:
+	sm_free_chunks(region->chunks, region->nr_chunks);
+out_free_region:
+	kvfree(region);
+	if (ret == -ENOMEM)
+		atomic_long_inc(&sm_stats.alloc_failures);
+out_uncharge:
+	__account_locked_vm(mm, nr_pages, false, current, false);
+out_unreserve:
+	atomic_long_sub(nr_pages, &sm_stats.pages);
+	return ret;
+}
