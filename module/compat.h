@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* compat.h - the one place where kernel-version differences are handled. */
+/* The one place where kernel-version differences are handled. */
 #ifndef _SECRETMEM_COMPAT_H
 #define _SECRETMEM_COMPAT_H
 

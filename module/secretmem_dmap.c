@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* secretmem_dmap.c - takes pages out of the kernel direct map and puts them back. */
+/* Takes pages out of the kernel direct map and puts them back. */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/kernel.h>
@@ -85,6 +85,16 @@ static bool sm_ibt_enforced(void)
 	return cet & CET_ENDBR_EN;
 }
 #endif
+
+/* Does this CPU enforce indirect branch tracking in the kernel? */
+bool sm_dmap_ibt_enforced(void)
+{
+#ifdef CONFIG_X86_KERNEL_IBT
+	return sm_ibt_enforced();
+#else
+	return false;
+#endif
+}
 
 /* May the function at @fn be called through a pointer on this machine? */
 static bool sm_indirect_call_safe(unsigned long fn)
@@ -295,7 +305,7 @@ void sm_dmap_restore(struct sm_chunk *chunks, unsigned int nr)
  */
 int sm_dmap_remove(struct sm_chunk *chunks, unsigned int nr)
 {
-	unsigned int i;
+	unsigned int i, level;
 	unsigned long j, n;
 	int ret = 0;
 
@@ -307,6 +317,10 @@ int sm_dmap_remove(struct sm_chunk *chunks, unsigned int nr)
 
 	for (i = 0; i < nr; i++) {
 		n = 1UL << chunks[i].order;
+		/* The kernel's helper splits a large page as it goes. */
+		if (sm_method == SM_DMAP_KERNEL &&
+		    sm_lookup(chunks[i].page, &level) && level != PG_LEVEL_4K)
+			atomic_long_inc(&sm_stats.dmap_splits);
 		for (j = 0; j < n; j++) {
 			ret = sm_page_remove(chunks[i].page + j);
 			if (!ret && sm_page_is_mapped(chunks[i].page + j))
@@ -323,6 +337,41 @@ int sm_dmap_remove(struct sm_chunk *chunks, unsigned int nr)
 		cond_resched();
 	}
 	sm_dmap_flush();
+	return 0;
+}
+
+/**
+ * sm_dmap_set_uncached - set the cache mode of every page of @chunks
+ * @chunks: chunks of pages the caller owns, still in the direct map
+ * @nr: number of chunks
+ * @uc: true for uncached (UC-), false to go back to write-back
+ *
+ * Changes the direct-map alias and the pages' PAT memtype, which
+ * remap_pfn_range() then uses for the user mapping.  Going to UC- either
+ * succeeds for every chunk or changes nothing.
+ *
+ * Return: 0, or a negative errno.
+ */
+int sm_dmap_set_uncached(struct sm_chunk *chunks, unsigned int nr, bool uc)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < nr; i++) {
+		unsigned long addr = (unsigned long)page_address(chunks[i].page);
+		int n = 1 << chunks[i].order;
+
+		if (!uc) {
+			if (set_memory_wb(addr, n))
+				pr_err("cannot restore write-back on %d pages\n", n);
+			continue;
+		}
+		ret = set_memory_uc(addr, n);
+		if (ret) {
+			sm_dmap_set_uncached(chunks, i, false);
+			return ret;
+		}
+	}
 	return 0;
 }
 
@@ -351,34 +400,15 @@ static int sm_dmap_selftest(void)
 	return ret;
 }
 
-/**
- * sm_dmap_init - choose how to change the direct map on this machine
- * @method: "auto", "kernel" or "pte"
- *
- * Return: 0 when a method that works here was chosen and tested.
- */
-int sm_dmap_init(const char *method)
+static int sm_dmap_try(enum sm_dmap_method method)
 {
-	int ret;
+	int ret = 0;
 
-	if (!IS_ENABLED(CONFIG_X86_64)) {
-		pr_err("only x86_64 is supported\n");
-		return -EOPNOTSUPP;
-	}
-
-	if (!strcmp(method, "kernel") || !strcmp(method, "auto")) {
+	if (method == SM_DMAP_KERNEL)
 		ret = sm_kernel_method_init();
-		if (!ret)
-			sm_method = SM_DMAP_KERNEL;
-		else if (strcmp(method, "auto"))
-			return ret;
-	} else if (strcmp(method, "pte")) {
-		pr_err("dmap_method=%s: use auto, kernel or pte\n", method);
-		return -EINVAL;
-	}
-	if (sm_method == SM_DMAP_NONE)
-		sm_method = SM_DMAP_PTE;
-
+	if (ret)
+		return ret;
+	sm_method = method;
 	ret = sm_dmap_selftest();
 	if (ret) {
 		pr_err("direct-map method \"%s\" failed its self-test (%d)\n",
@@ -386,4 +416,29 @@ int sm_dmap_init(const char *method)
 		sm_method = SM_DMAP_NONE;
 	}
 	return ret;
+}
+
+/**
+ * sm_dmap_init - choose how to change the direct map on this machine
+ * @method: "auto" (kernel, else pte), "kernel" or "pte"
+ *
+ * Return: 0 when a method that works here was chosen and tested.
+ */
+int sm_dmap_init(const char *method)
+{
+	if (!IS_ENABLED(CONFIG_X86_64)) {
+		pr_err("only x86_64 is supported\n");
+		return -EOPNOTSUPP;
+	}
+	if (!strcmp(method, "kernel"))
+		return sm_dmap_try(SM_DMAP_KERNEL);
+	if (!strcmp(method, "pte"))
+		return sm_dmap_try(SM_DMAP_PTE);
+	if (strcmp(method, "auto")) {
+		pr_err("dmap_method=%s: use auto, kernel or pte\n", method);
+		return -EINVAL;
+	}
+	if (!sm_dmap_try(SM_DMAP_KERNEL))
+		return 0;
+	return sm_dmap_try(SM_DMAP_PTE);
 }

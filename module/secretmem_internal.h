@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* secretmem_internal.h - declarations shared by the files of the secretmem_dev module. */
+/* Declarations shared by the files of the secretmem_dev module. */
 #ifndef _SECRETMEM_INTERNAL_H
 #define _SECRETMEM_INTERNAL_H
 
 #include <linux/atomic.h>
 #include <linux/fs.h>
 #include <linux/mm_types.h>
+#include <linux/mutex.h>
 
 /*
  * A run of physically contiguous pages, allocated with one alloc_pages()
@@ -14,6 +15,14 @@
 struct sm_chunk {
 	struct page *page;
 	unsigned int order;
+};
+
+/* What an open /dev/secretmem holds (file->private_data). */
+struct sm_file {
+	struct mutex lock;	/* serialises flags against the first mmap */
+	u64 flags;		/* SECRETMEM_FLAG_* */
+	bool mmapped;		/* mmap() was called: flags are fixed */
+	atomic_long_t pages;	/* pages held by this fd's regions */
 };
 
 /* Module-wide counters, shown read-only in sysfs. */
@@ -36,6 +45,8 @@ const char *sm_dmap_method_name(void);
 int sm_dmap_remove(struct sm_chunk *chunks, unsigned int nr);
 void sm_dmap_restore(struct sm_chunk *chunks, unsigned int nr);
 void sm_dmap_flush(void);
+bool sm_dmap_ibt_enforced(void);
+int sm_dmap_set_uncached(struct sm_chunk *chunks, unsigned int nr, bool uc);
 
 /* secretmem_mmap.c: the mmap path. */
 int sm_mmap(struct file *file, struct vm_area_struct *vma);

@@ -1,17 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
-/* secretmem_main.c - the /dev/secretmem misc device, its parameters and counters. */
+/* The /dev/secretmem misc device, its parameters and counters. */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/capability.h>
+#include <linux/cc_platform.h>
+#include <linux/cpu.h>
 #include <linux/device.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/suspend.h>
+#include <linux/uaccess.h>
 
 #include <secretmem.h>
 #include "secretmem_internal.h"
 
-#define SM_VERSION "0.1.0"
+/* Kbuild passes PACKAGE_VERSION from ../dkms.conf, the version's one home. */
+#ifndef SM_VERSION
+#error "SM_VERSION is not set: build through module/Kbuild"
+#endif
 
 struct sm_stats sm_stats;
 
@@ -63,9 +73,163 @@ static struct attribute *sm_attrs[] = {
 };
 ATTRIBUTE_GROUPS(sm);
 
+static int sm_open(struct inode *inode, struct file *file)
+{
+	struct sm_file *smf = kzalloc(sizeof(*smf), GFP_KERNEL_ACCOUNT);
+
+	if (!smf)
+		return -ENOMEM;
+	mutex_init(&smf->lock);
+	file->private_data = smf;
+	return 0;
+}
+
+/* Called after the last VMA (each holds the file) is gone. */
+static int sm_release(struct inode *inode, struct file *file)
+{
+	struct sm_file *smf = file->private_data;
+
+	WARN_ON_ONCE(atomic_long_read(&smf->pages));
+	mutex_destroy(&smf->lock);
+	kfree(smf);
+	return 0;
+}
+
+static bool sm_hibernation_veto;
+
+static u64 sm_memlock_left(void)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK);
+	unsigned long locked;
+
+	if (limit == RLIM_INFINITY || capable(CAP_IPC_LOCK) || !current->mm)
+		return ~0ULL;
+	locked = READ_ONCE(current->mm->locked_vm) << PAGE_SHIFT;
+	return limit > locked ? limit - locked : 0;
+}
+
+static u64 sm_platform(void)
+{
+	u64 plat = 0;
+
+	if (cc_platform_has(CC_ATTR_MEM_ENCRYPT))
+		plat |= SECRETMEM_PLAT_MEM_ENCRYPT;
+	if (cc_platform_has(CC_ATTR_GUEST_MEM_ENCRYPT))
+		plat |= SECRETMEM_PLAT_GUEST_ENCRYPT;
+#ifdef CONFIG_X86
+	if (boot_cpu_has_bug(X86_BUG_L1TF))
+		plat |= SECRETMEM_PLAT_L1TF_BUG;
+	if (boot_cpu_has_bug(X86_BUG_MDS))
+		plat |= SECRETMEM_PLAT_MDS_BUG;
+#endif
+	if (cpu_mitigations_off())
+		plat |= SECRETMEM_PLAT_MITIGATIONS_OFF;
+	if (sm_dmap_ibt_enforced())
+		plat |= SECRETMEM_PLAT_IBT;
+	return plat;
+}
+
+static long sm_get_info(struct sm_file *smf, void __user *uarg)
+{
+	struct secretmem_info info = {};
+	u32 usize;
+	size_t n;
+
+	if (get_user(usize, (u32 __user *)uarg))
+		return -EFAULT;
+	if (usize < SECRETMEM_INFO_SIZE_V1 || usize > PAGE_SIZE)
+		return -EINVAL;
+
+	n = min_t(size_t, usize, sizeof(info));
+	info.size = n;
+	info.version = SECRETMEM_UAPI_VERSION;
+	info.protections = SECRETMEM_PROT_DIRECT_MAP | SECRETMEM_PROT_NO_CORE_DUMP |
+			   SECRETMEM_PROT_NO_GUP | SECRETMEM_PROT_NO_FORK |
+			   SECRETMEM_PROT_NO_SWAP | SECRETMEM_PROT_SCRUB;
+	if (sm_hibernation_veto)
+		info.protections |= SECRETMEM_PROT_HIBERNATION;
+	mutex_lock(&smf->lock);
+	info.flags = smf->flags;
+	mutex_unlock(&smf->lock);
+	if (info.flags & SECRETMEM_FLAG_UNCACHED)
+		info.protections |= SECRETMEM_PROT_UNCACHED;
+	info.platform = sm_platform();
+	info.mapped_bytes = (u64)atomic_long_read(&smf->pages) << PAGE_SHIFT;
+	info.memlock_left = sm_memlock_left();
+	info.max_bytes = (u64)READ_ONCE(sm_max_pages) << PAGE_SHIFT;
+	info.page_size = PAGE_SIZE;
+
+	if (copy_to_user(uarg, &info, n))
+		return -EFAULT;
+	/* A newer caller's struct is longer: zero what we know nothing of. */
+	if (usize > n && clear_user(uarg + n, usize - n))
+		return -EFAULT;
+	return 0;
+}
+
+static long sm_set_flags(struct sm_file *smf, unsigned long flags)
+{
+	long ret = 0;
+
+	if (flags & ~SECRETMEM_FLAGS_ALL)
+		return -EINVAL;
+	if ((flags & SECRETMEM_FLAG_UNCACHED) && !IS_ENABLED(CONFIG_X86))
+		return -EOPNOTSUPP;
+
+	mutex_lock(&smf->lock);
+	if (smf->mmapped)
+		ret = -EBUSY;
+	else
+		smf->flags = flags;
+	mutex_unlock(&smf->lock);
+	return ret;
+}
+
+static long sm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct sm_file *smf = file->private_data;
+
+	switch (cmd) {
+	case SECRETMEM_IOC_GET_INFO:
+		return sm_get_info(smf, (void __user *)arg);
+	case SECRETMEM_IOC_SET_FLAGS:
+		return sm_set_flags(smf, arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
 static const struct file_operations sm_fops = {
 	.owner = THIS_MODULE,
+	.open = sm_open,
+	.release = sm_release,
 	.mmap = sm_mmap,
+	.unlocked_ioctl = sm_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+/*
+ * A hibernation image is written to disk with every page in it: refuse to
+ * hibernate, or to restore an image over them, while secret pages exist.
+ */
+static int sm_pm_notify(struct notifier_block *nb, unsigned long action,
+			void *data)
+{
+	long pages;
+
+	if (action != PM_HIBERNATION_PREPARE && action != PM_RESTORE_PREPARE)
+		return NOTIFY_DONE;
+	pages = atomic_long_read(&sm_stats.pages);
+	if (!pages)
+		return NOTIFY_DONE;
+	pr_info("refusing to %s: %ld secret pages in use\n",
+		action == PM_HIBERNATION_PREPARE ? "hibernate" : "restore a hibernation image",
+		pages);
+	return NOTIFY_BAD;
+}
+
+static struct notifier_block sm_pm_nb = {
+	.notifier_call = sm_pm_notify,
 };
 
 static struct miscdevice sm_misc = {
@@ -88,9 +252,18 @@ static int __init sm_init(void)
 		pr_err("cannot take pages out of the kernel direct map on this kernel; refusing to load\n");
 		return ret;
 	}
+	sm_hibernation_veto = IS_ENABLED(CONFIG_HIBERNATION) &&
+			      !register_pm_notifier(&sm_pm_nb);
+	if (IS_ENABLED(CONFIG_HIBERNATION) && !sm_hibernation_veto) {
+		pr_err("cannot register the hibernation veto; refusing to load\n");
+		return -EIO;
+	}
 	ret = misc_register(&sm_misc);
-	if (ret)
+	if (ret) {
+		if (sm_hibernation_veto)
+			unregister_pm_notifier(&sm_pm_nb);
 		return ret;
+	}
 	pr_info("version %s, direct map changed by the %s method, max_pages=%lu\n",
 		SM_VERSION, sm_dmap_method_name(), sm_max_pages);
 	return 0;
@@ -100,6 +273,8 @@ static void __exit sm_exit(void)
 {
 	/* Every region holds its VMA's file, and so this module. */
 	misc_deregister(&sm_misc);
+	if (sm_hibernation_veto)
+		unregister_pm_notifier(&sm_pm_nb);
 }
 
 module_init(sm_init);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* secretmem_mmap.c - the mmap path: regions of secret pages and their VMAs. */
+/* The mmap path: regions of secret pages and their VMAs. */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
@@ -9,6 +9,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 
+#include <secretmem.h>
 #include "compat.h"
 #include "secretmem_internal.h"
 
@@ -25,6 +26,8 @@
  */
 struct sm_region {
 	refcount_t vmas;		/* VMAs that map this region */
+	struct sm_file *smf;		/* the fd mapped; its VMAs keep it open */
+	bool uncached;			/* pages are UC- instead of write-back */
 	unsigned long nr_pages;
 	unsigned int nr_chunks;
 	struct sm_chunk chunks[];
@@ -128,8 +131,11 @@ fail_intr:
 static void sm_region_free(struct sm_region *region)
 {
 	sm_dmap_restore(region->chunks, region->nr_chunks);
+	if (region->uncached)
+		sm_dmap_set_uncached(region->chunks, region->nr_chunks, false);
 	sm_scrub(region->chunks, region->nr_chunks);
 	sm_free_chunks(region->chunks, region->nr_chunks);
+	atomic_long_sub(region->nr_pages, &region->smf->pages);
 	atomic_long_sub(region->nr_pages, &sm_stats.pages);
 	atomic_long_dec(&sm_stats.regions);
 	kvfree(region);
@@ -194,6 +200,18 @@ static int sm_map_chunks(struct vm_area_struct *vma, struct sm_region *region)
 	return 0;
 }
 
+/* The fd's flags are fixed from its first mmap() call on. */
+static bool sm_file_uncached(struct sm_file *smf)
+{
+	bool uc;
+
+	mutex_lock(&smf->lock);
+	smf->mmapped = true;
+	uc = smf->flags & SECRETMEM_FLAG_UNCACHED;
+	mutex_unlock(&smf->lock);
+	return uc;
+}
+
 /**
  * sm_mmap - ->mmap of /dev/secretmem: a new region of secret pages
  * @file: the open device
@@ -206,13 +224,16 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	unsigned long nr_pages = vma_pages(vma);
 	struct mm_struct *mm = vma->vm_mm;
+	struct sm_file *smf = file->private_data;
 	struct sm_region *region;
+	bool uncached;
 	int ret;
 
 	if (!(vma->vm_flags & VM_MAYSHARE) || vma->vm_pgoff)
 		return -EINVAL;
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
+	uncached = sm_file_uncached(smf);
 
 	if (!sm_reserve_pages(nr_pages)) {
 		atomic_long_inc(&sm_stats.alloc_failures);
@@ -231,14 +252,22 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 		goto out_uncharge;
 	}
 	region->nr_pages = nr_pages;
+	region->smf = smf;
+	region->uncached = uncached;
 	refcount_set(&region->vmas, 1);
 
 	ret = sm_alloc_chunks(region);
 	if (ret)
 		goto out_free_region;
+	if (uncached) {
+		ret = sm_dmap_set_uncached(region->chunks, region->nr_chunks, true);
+		if (ret)
+			goto out_free_pages;
+		vma->vm_page_prot = pgprot_noncached(vma->vm_page_prot);
+	}
 	ret = sm_dmap_remove(region->chunks, region->nr_chunks);
 	if (ret)
-		goto out_free_pages;
+		goto out_write_back;
 
 	/*
 	 * VM_DONTCOPY: a child of fork() gets nothing.  VM_IO (set again by
@@ -256,6 +285,7 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 
 	vma->vm_ops = &sm_vm_ops;
 	vma->vm_private_data = region;
+	atomic_long_add(nr_pages, &smf->pages);
 	atomic_long_inc(&sm_stats.regions);
 	return 0;
 
@@ -264,6 +294,9 @@ out_unmap:
 	if (vma->vm_flags & VM_PFNMAP)
 		zap_vma_ptes(vma, vma->vm_start, vma->vm_end - vma->vm_start);
 	sm_dmap_restore(region->chunks, region->nr_chunks);
+out_write_back:
+	if (uncached)
+		sm_dmap_set_uncached(region->chunks, region->nr_chunks, false);
 	sm_scrub(region->chunks, region->nr_chunks);
 out_free_pages:
 	sm_free_chunks(region->chunks, region->nr_chunks);
