@@ -33,7 +33,7 @@
  */
 #define SECRETMEM_PROT_DIRECT_MAP	(1ULL << 0) /* pages out of the kernel direct map */
 #define SECRETMEM_PROT_NO_CORE_DUMP	(1ULL << 1) /* left out of core dumps */
-#define SECRETMEM_PROT_NO_GUP		(1ULL << 2) /* no ptrace, /proc/PID/mem, process_vm_readv, GUP */
+#define SECRETMEM_PROT_NO_GUP		(1ULL << 2) /* no ptrace, /proc/PID/mem, GUP */
 #define SECRETMEM_PROT_NO_FORK		(1ULL << 3) /* not inherited by fork() children */
 #define SECRETMEM_PROT_NO_SWAP		(1ULL << 4) /* never swapped out */
 #define SECRETMEM_PROT_SCRUB		(1ULL << 5) /* zeroed before reuse, on every teardown */
@@ -43,8 +43,8 @@
 /* Facts about the platform that matter for secrecy (.platform). */
 #define SECRETMEM_PLAT_MEM_ENCRYPT	(1ULL << 0) /* memory encryption active (SME/SEV/TDX) */
 #define SECRETMEM_PLAT_GUEST_ENCRYPT	(1ULL << 1) /* confidential guest: host cannot read RAM */
-#define SECRETMEM_PLAT_L1TF_BUG		(1ULL << 2) /* CPU affected by L1TF */
-#define SECRETMEM_PLAT_MDS_BUG		(1ULL << 3) /* CPU affected by MDS */
+#define SECRETMEM_PLAT_L1TF		(1ULL << 2) /* CPU affected by L1TF */
+#define SECRETMEM_PLAT_MDS		(1ULL << 3) /* CPU affected by MDS */
 #define SECRETMEM_PLAT_MITIGATIONS_OFF	(1ULL << 4) /* booted with mitigations=off */
 #define SECRETMEM_PLAT_IBT		(1ULL << 5) /* CPU enforces indirect branch tracking */
 

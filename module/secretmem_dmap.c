@@ -306,7 +306,7 @@ void sm_dmap_restore(struct sm_chunk *chunks, unsigned int nr)
 int sm_dmap_remove(struct sm_chunk *chunks, unsigned int nr)
 {
 	unsigned int i, level;
-	unsigned long j, n;
+	unsigned long j, n, done = 0;
 	int ret = 0;
 
 	if (sm_method == SM_DMAP_PTE) {
@@ -322,22 +322,29 @@ int sm_dmap_remove(struct sm_chunk *chunks, unsigned int nr)
 		    sm_lookup(chunks[i].page, &level) && level != PG_LEVEL_4K)
 			atomic_long_inc(&sm_stats.dmap_splits);
 		for (j = 0; j < n; j++) {
-			ret = sm_page_remove(chunks[i].page + j);
-			if (!ret && sm_page_is_mapped(chunks[i].page + j))
-				ret = -EFAULT;
-			if (ret) {
-				pr_warn_ratelimited("cannot remove a page from the direct map: %d\n",
-						    ret);
-				sm_restore_pages(chunks[i].page, j + 1);
-				sm_dmap_restore(chunks, i);
-				return ret;
-			}
+			if (++done == READ_ONCE(sm_faults.dmap_nth))
+				ret = -ENOMEM;
+			else
+				ret = sm_page_remove(chunks[i].page + j);
+			if (ret)
+				goto fail;
 			atomic_long_inc(&sm_stats.dmap_changes);
+			if (sm_page_is_mapped(chunks[i].page + j)) {
+				ret = -EFAULT;
+				j++;	/* its entry changed: put it back too */
+				goto fail;
+			}
 		}
 		cond_resched();
 	}
 	sm_dmap_flush();
 	return 0;
+
+fail:
+	pr_warn_ratelimited("cannot remove a page from the direct map: %d\n", ret);
+	sm_restore_pages(chunks[i].page, j);
+	sm_dmap_restore(chunks, i);
+	return ret;
 }
 
 /**

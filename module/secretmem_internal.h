@@ -39,6 +39,19 @@ struct sm_stats {
 extern struct sm_stats sm_stats;
 extern unsigned long sm_max_pages;
 
+/*
+ * Fault injection for the test suite (root-only parameters): when N is not
+ * 0, the Nth chunk allocation, direct-map removal of a page or chunk
+ * mapping of each mmap() call fails as if the kernel had refused it.
+ */
+struct sm_faults {
+	unsigned int alloc_nth;
+	unsigned int dmap_nth;
+	unsigned int map_nth;
+};
+
+extern struct sm_faults sm_faults;
+
 /* secretmem_dmap.c: the direct-map layer. */
 int sm_dmap_init(const char *method);
 const char *sm_dmap_method_name(void);

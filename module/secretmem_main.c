@@ -36,6 +36,14 @@ module_param(dmap_method, charp, 0444);
 MODULE_PARM_DESC(dmap_method,
 		 "How to change the direct map: auto, kernel (the kernel's helpers) or pte (exported primitives)");
 
+struct sm_faults sm_faults;
+module_param_named(fault_alloc_nth, sm_faults.alloc_nth, uint, 0644);
+MODULE_PARM_DESC(fault_alloc_nth, "Test hook: fail the Nth chunk allocation of each mmap (0: off)");
+module_param_named(fault_dmap_nth, sm_faults.dmap_nth, uint, 0644);
+MODULE_PARM_DESC(fault_dmap_nth, "Test hook: fail the Nth direct-map removal of each mmap (0: off)");
+module_param_named(fault_map_nth, sm_faults.map_nth, uint, 0644);
+MODULE_PARM_DESC(fault_map_nth, "Test hook: fail the Nth chunk mapping of each mmap (0: off)");
+
 #define SM_STAT_ATTR(name)						\
 static ssize_t name##_show(struct device *dev,				\
 			   struct device_attribute *attr, char *buf)	\
@@ -118,9 +126,9 @@ static u64 sm_platform(void)
 		plat |= SECRETMEM_PLAT_GUEST_ENCRYPT;
 #ifdef CONFIG_X86
 	if (boot_cpu_has_bug(X86_BUG_L1TF))
-		plat |= SECRETMEM_PLAT_L1TF_BUG;
+		plat |= SECRETMEM_PLAT_L1TF;
 	if (boot_cpu_has_bug(X86_BUG_MDS))
-		plat |= SECRETMEM_PLAT_MDS_BUG;
+		plat |= SECRETMEM_PLAT_MDS;
 #endif
 	if (cpu_mitigations_off())
 		plat |= SECRETMEM_PLAT_MITIGATIONS_OFF;

@@ -89,7 +89,7 @@ static int sm_alloc_chunks(struct sm_region *region)
 {
 	const gfp_t gfp = GFP_KERNEL | __GFP_ZERO | __GFP_ACCOUNT | __GFP_NOWARN;
 	unsigned long left = region->nr_pages;
-	unsigned int order = SM_MAX_ORDER;
+	unsigned int order = SM_MAX_ORDER, tries = 0;
 	struct page *page;
 
 	while (left) {
@@ -97,8 +97,11 @@ static int sm_alloc_chunks(struct sm_region *region)
 			goto fail_intr;
 		while ((1UL << order) > left)
 			order--;
-		page = alloc_pages(order ? gfp | __GFP_NORETRY :
-				   gfp | __GFP_RETRY_MAYFAIL, order);
+		if (++tries == READ_ONCE(sm_faults.alloc_nth))
+			page = NULL;
+		else
+			page = alloc_pages(order ? gfp | __GFP_NORETRY :
+					   gfp | __GFP_RETRY_MAYFAIL, order);
 		if (!page) {
 			if (!order)
 				goto fail_nomem;
@@ -190,6 +193,8 @@ static int sm_map_chunks(struct vm_area_struct *vma, struct sm_region *region)
 
 	for (i = 0; i < region->nr_chunks; i++) {
 		size = PAGE_SIZE << region->chunks[i].order;
+		if (i + 1 == READ_ONCE(sm_faults.map_nth))
+			return -ENOMEM;
 		ret = remap_pfn_range(vma, addr,
 				      page_to_pfn(region->chunks[i].page),
 				      size, vma->vm_page_prot);
