@@ -20,6 +20,7 @@
 #include <secretmem.h>
 
 #include "probe.h"
+#include "sm_test.h"
 
 #define SYSFS_DEV	"/sys/class/misc/" SECRETMEM_DEVICE_NAME
 #define SYSFS_PAGES	SYSFS_DEV "/pages"
@@ -32,20 +33,11 @@
 #define HOLD_PAGES_ANON	128
 #define TEST_TIMEOUT	900
 
-static bool quick;
-
-#define SKIP(...) do {							\
-	printf("SKIP: %s: ", tcase_name());				\
-	printf(__VA_ARGS__);						\
-	putchar('\n');							\
-	fflush(stdout);							\
-	return;								\
-} while (0)
+bool quick;
 
 static struct timespec t_start;
 
-/* Progress line with the time since the suite started (TCG is slow). */
-static void announce(const char *name)
+void announce(const char *name)
 {
 	struct timespec now;
 
@@ -53,17 +45,6 @@ static void announce(const char *name)
 	printf("RUN: %s (t+%lds)\n", name, (long)(now.tv_sec - t_start.tv_sec));
 	fflush(stdout);
 }
-
-/* A Check test that announces itself; the body follows like a function's. */
-#define SM_TEST(name)							\
-	static void name##_body(void);					\
-	START_TEST(name)						\
-	{								\
-		announce(#name);					\
-		name##_body();						\
-	}								\
-	END_TEST							\
-	static void name##_body(void)
 
 /* ---- helpers ---- */
 
@@ -1229,15 +1210,6 @@ END_TEST
 
 /* ---- runner ---- */
 
-struct test_entry {
-	const char *name;
-	const TTest *const *test;
-	SFun setup, teardown;	/* unchecked fixtures, run by the runner */
-};
-
-#define T(t)		{ #t, &t, NULL, NULL }
-#define TF(t, s, d)	{ #t, &t, s, d }
-
 static const struct test_entry tests[] = {
 	T(test_device_node),
 	T(test_mmap_zeroed),
@@ -1269,10 +1241,23 @@ static const struct test_entry tests[] = {
 	T(test_memfree_restored),
 	T(test_touch_memavailable_after_free),
 	T(test_sysfs_counters),
-	T(test_module_unload_reload),	/* keep last */
 };
 
-#define NTESTS	(sizeof(tests) / sizeof(tests[0]))
+static const struct test_entry last_tests[] = {
+	T(test_module_unload_reload),	/* keep last: reloads the module */
+};
+
+static TEST_TABLE(core_table, tests);
+static TEST_TABLE(last_table, last_tests);
+
+/* Every file's table, in the order they run. */
+static const struct test_table *const tables[] = {
+	&core_table,
+	&last_table,
+};
+
+#define NTABLES	(sizeof(tables) / sizeof(tables[0]))
+#define MAX_TESTS	256
 
 static void usage(void)
 {
@@ -1283,14 +1268,27 @@ static void usage(void)
 	       SECRETMEM_MODULE_NAME);
 }
 
+static const struct test_entry *all_tests[MAX_TESTS];
+static size_t ntests;
+
+static void collect_tests(void)
+{
+	size_t i, j;
+
+	for (i = 0; i < NTABLES; i++)
+		for (j = 0; j < tables[i]->n && ntests < MAX_TESTS; j++)
+			all_tests[ntests++] = &tables[i]->tests[j];
+}
+
 int main(int argc, char **argv)
 {
-	bool selected[NTESTS];
+	bool selected[MAX_TESTS];
 	int i, nsel = 0, failed;
 	size_t t;
 	SRunner *sr;
 	Suite *s;
 
+	collect_tests();
 	if (argc > 1 && !strcmp(argv[1], "--report-after-exec"))
 		return report_after_exec();
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
@@ -1298,16 +1296,16 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc > 1 && !strcmp(argv[1], "--list")) {
-		for (t = 0; t < NTESTS; t++)
-			printf("%s\n", tests[t].name);
+		for (t = 0; t < ntests; t++)
+			printf("%s\n", all_tests[t]->name);
 		return 0;
 	}
 	memset(selected, argc <= 1, sizeof(selected));
 	for (i = 1; i < argc; i++) {
-		for (t = 0; t < NTESTS; t++)
-			if (!strcmp(argv[i], tests[t].name))
+		for (t = 0; t < ntests; t++)
+			if (!strcmp(argv[i], all_tests[t]->name))
 				break;
-		if (t == NTESTS) {
+		if (t == ntests) {
 			fprintf(stderr, "unknown test %s (see --list)\n", argv[i]);
 			return 2;
 		}
@@ -1317,16 +1315,17 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t_start);
 
 	s = suite_create("secretmem");
-	for (t = 0; t < NTESTS; t++) {
+	for (t = 0; t < ntests; t++) {
+		const struct test_entry *e = all_tests[t];
 		TCase *tc;
 
 		if (!selected[t])
 			continue;
-		tc = tcase_create(tests[t].name);
+		tc = tcase_create(e->name);
 		tcase_set_timeout(tc, TEST_TIMEOUT);
-		if (tests[t].setup || tests[t].teardown)
-			tcase_add_unchecked_fixture(tc, tests[t].setup, tests[t].teardown);
-		tcase_add_test(tc, *tests[t].test);
+		if (e->setup || e->teardown)
+			tcase_add_unchecked_fixture(tc, e->setup, e->teardown);
+		tcase_add_test(tc, *e->test);
 		suite_add_tcase(s, tc);
 		nsel++;
 	}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The pieces every file of the Check suite shares: test tables and macros. */
+#ifndef SM_TEST_H
+#define SM_TEST_H
+
+#include <check.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* SECRETMEM_QUICK=1: shorter slow tests. */
+extern bool quick;
+
+/* Progress line with the time since the suite started (TCG is slow). */
+void announce(const char *name);
+
+#define SKIP(...) do {							\
+	printf("SKIP: %s: ", tcase_name());				\
+	printf(__VA_ARGS__);						\
+	putchar('\n');							\
+	fflush(stdout);							\
+	return;								\
+} while (0)
+
+/* A Check test that announces itself; the body follows like a function's. */
+#define SM_TEST(name)							\
+	static void name##_body(void);					\
+	START_TEST(name)						\
+	{								\
+		announce(#name);					\
+		name##_body();						\
+	}								\
+	END_TEST							\
+	static void name##_body(void)
+
+struct test_entry {
+	const char *name;
+	const TTest *const *test;
+	SFun setup, teardown;	/* unchecked fixtures, run by the runner */
+};
+
+#define T(t)		{ #t, &t, NULL, NULL }
+#define TF(t, s, d)	{ #t, &t, s, d }
+
+/* A file's tests; secretmem_test.c runs the tables in order. */
+struct test_table {
+	const struct test_entry *tests;
+	size_t n;
+};
+
+#define TEST_TABLE(name, array) \
+	const struct test_table name = { array, sizeof(array) / sizeof(array[0]) }
+
+#endif /* SM_TEST_H */
