@@ -1,0 +1,87 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# mkinitramfs.sh - build the gzip cpio initramfs that the QEMU test guest
+# boots: busybox-static, /init, the module of one series and the static test
+# executables of userspace-test/build/ in /tests/.
+#
+# Usage: userspace-test/qemu/mkinitramfs.sh SERIES OUT.cpio.gz
+# Env:   SM_CACHE  cache directory (default: <repo>/.cache)
+#
+# No module of the Debian image is needed: the 8250 serial console,
+# devtmpfs, tmpfs, debugfs and /proc/kcore are built into both kernels.
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CACHE=${SM_CACHE:-$TOP/.cache}
+SERIES=${1:?usage: mkinitramfs.sh SERIES OUT}
+OUT=${2:?usage: mkinitramfs.sh SERIES OUT}
+HERE=$TOP/userspace-test/qemu
+# SM_KO: a module built elsewhere (make check passes the one DKMS built).
+KO=${SM_KO:-$CACHE/build/$SERIES/module/secretmem_dev.ko}
+TESTS=$TOP/userspace-test/build
+BUSYBOX=/bin/busybox
+
+die() { echo "mkinitramfs: ERROR: $*" >&2; exit 1; }
+
+[ -x "$BUSYBOX" ] || die "no $BUSYBOX (install busybox-static)"
+if readelf -l "$BUSYBOX" 2>/dev/null | grep -q 'program interpreter'; then
+	die "$BUSYBOX is dynamically linked (install busybox-static)"
+fi
+[ -f "$KO" ] || die "no $KO: run userspace-test/qemu/build-module.sh $SERIES"
+[ -f "$HERE/init" ] || die "no $HERE/init"
+
+# Refuse a kernel that would need modules for the guest basics.
+CONFIG=$(find "$CACHE/kernels/$SERIES/root/boot" -name 'config-*' | head -n1)
+if [ -n "$CONFIG" ]; then
+	for opt in SERIAL_8250 SERIAL_8250_CONSOLE DEVTMPFS BLK_DEV_INITRD \
+		   RD_GZIP BINFMT_ELF; do
+		grep -q "^CONFIG_$opt=y" "$CONFIG" \
+			|| die "CONFIG_$opt is not built in ($CONFIG)"
+	done
+	for opt in PROC_KCORE TMPFS DEBUG_FS ACPI; do
+		grep -q "^CONFIG_$opt=y" "$CONFIG" \
+			|| echo "mkinitramfs: warning: CONFIG_$opt is not set ($CONFIG)" >&2
+	done
+fi
+
+umask 022
+STAGE=$(mktemp -d "${TMPDIR:-/tmp}/sm-initramfs.XXXXXX")
+trap 'rm -rf "$STAGE"' EXIT
+# mktemp -d makes the directory 0700; it becomes the guest's "/", which an
+# unprivileged test process must be able to traverse.
+chmod 0755 "$STAGE"
+
+mkdir -p "$STAGE"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,etc} \
+	 "$STAGE/lib/modules" "$STAGE/tests"
+cp "$BUSYBOX" "$STAGE/bin/busybox"
+# One symlink per applet, at the place busybox says it belongs.
+"$BUSYBOX" --list-full | while IFS= read -r applet; do
+	case $applet in
+	bin/busybox|"") continue ;;
+	esac
+	[ -e "$STAGE/$applet" ] || ln -s /bin/busybox "$STAGE/$applet"
+done
+# Make sure the ones /init relies on sit in /bin and /sbin.
+for a in sh mount umount insmod rmmod lsmod dmesg poweroff reboot cat sleep \
+	 mkdir echo grep env timeout; do
+	for d in bin sbin; do
+		[ -e "$STAGE/$d/$a" ] || ln -s /bin/busybox "$STAGE/$d/$a"
+	done
+done
+
+install -m 0755 "$HERE/init" "$STAGE/init"
+echo "mkinitramfs: module $KO ($(modinfo -F vermagic "$KO" 2>/dev/null || echo "?"))" >&2
+install -m 0644 "$KO" "$STAGE/lib/modules/secretmem_dev.ko"
+# The static test programs: executables only (no objects).
+if [ -d "$TESTS" ]; then
+	find "$TESTS" -maxdepth 1 -type f -perm -u+x ! -name '*.o' \
+		-exec cp {} "$STAGE/tests/" \;
+fi
+echo 'root:x:0:0:root:/root:/bin/sh' >"$STAGE/etc/passwd"
+echo 'root:x:0:' >"$STAGE/etc/group"
+
+mkdir -p "$(dirname "$OUT")"
+(cd "$STAGE" && find . -print0 | cpio --null -o -H newc --quiet --owner=0:0) |
+	gzip -1 >"$OUT.tmp"
+mv "$OUT.tmp" "$OUT"
+echo "mkinitramfs: $OUT ($(du -h "$OUT" | cut -f1))" >&2

@@ -1,0 +1,162 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# run.sh - build everything for one Debian kernel series, boot it in QEMU (TCG)
+# with the test initramfs, save the serial log and judge the run.
+#
+# Usage: userspace-test/qemu/run.sh SERIES MODE
+#   SERIES  6.1 | 6.12 | debug (6.1 + KASAN/lockdep, built by debug-kernel.sh)
+#   MODE    check | demo | bench | shell
+# Env:
+#   SM_APPEND   extra kernel command-line arguments (e.g. "sm.methods=pte")
+#   SM_MEM      guest memory (default 512M, debug: 1024M)
+#   SM_SMP      guest CPUs (default 2)
+#   SM_TIMEOUT  hard limit in seconds for the QEMU run (default 900, debug: 2400)
+#   SM_CACHE    cache directory (default: <repo>/.cache)
+#   SM_NO_BUILD set to 1 to skip fetch/module/userspace builds (reuse cache)
+#
+# Output: serial log in .cache/logs/<series>-<mode>.log (also on stdout),
+#         result in .cache/logs/<series>-<mode>.result
+#         ("<series> <mode> PASS|FAIL <passed> <failed> <seconds>"),
+#         and one line "VERDICT <series> <mode>: PASS|FAIL ..." at the end.
+# Exit status: 0 only if the run passed.
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+HERE=$TOP/userspace-test/qemu
+export SM_CACHE=${SM_CACHE:-$TOP/.cache}
+CACHE=$SM_CACHE
+SERIES=${1:?usage: run.sh SERIES MODE}
+MODE=${2:?usage: run.sh SERIES MODE}
+MEM=${SM_MEM:-512M}
+SMP=${SM_SMP:-2}
+TIMEOUT=${SM_TIMEOUT:-900}
+FETCH=("$HERE/fetch.sh" "$SERIES")
+if [ "$SERIES" = debug ]; then
+	# KASAN takes 1/8 of RAM for its shadow; KASAN+lockdep under TCG is slow.
+	MEM=${SM_MEM:-1024M}
+	TIMEOUT=${SM_TIMEOUT:-2400}
+	FETCH=("$HERE/debug-kernel.sh")
+fi
+LOGDIR=$CACHE/logs
+LOG=$LOGDIR/$SERIES-$MODE.log
+RESULT=$LOGDIR/$SERIES-$MODE.result
+INITRD=$CACHE/initramfs/$SERIES.cpio.gz
+
+case $SERIES in 6.1|6.12|debug) ;; *) echo "run.sh: unknown series '$SERIES'" >&2; exit 2 ;; esac
+case $MODE in check|demo|bench|shell) ;; *) echo "run.sh: unknown mode '$MODE'" >&2; exit 2 ;; esac
+
+mkdir -p "$LOGDIR"
+rm -f "$RESULT"
+
+# Record a result and print the verdict line; exits with the verdict.
+verdict() {
+	local v=$1 passed=$2 failed=$3 secs=$4 why=$5
+	if [ "$v" = FAIL ] && [ "$failed" -eq 0 ]; then
+		failed=1
+	fi
+	echo "$SERIES $MODE $v $passed $failed $secs" >"$RESULT"
+	echo "VERDICT $SERIES $MODE: $v ($passed passed, $failed failed, ${secs}s wall)${why:+ - $why}"
+	[ "$v" = PASS ]
+}
+
+if [ "${SM_NO_BUILD:-0}" != 1 ]; then
+	if ! "${FETCH[@]}" ||
+	   ! "$HERE/build-module.sh" "$SERIES"; then
+		verdict FAIL 0 1 0 "fetch or module build failed"
+		exit 1
+	fi
+	if [ ! -f "$TOP/userspace-test/Makefile" ]; then
+		echo "run.sh: ERROR: userspace-test/Makefile is missing" >&2
+		verdict FAIL 0 1 0 "no userspace-test/Makefile"
+		exit 1
+	fi
+	if ! make -C "$TOP/userspace-test" all; then
+		verdict FAIL 0 1 0 "userspace-test build failed"
+		exit 1
+	fi
+fi
+if ! "$HERE/mkinitramfs.sh" "$SERIES" "$INITRD"; then
+	verdict FAIL 0 1 0 "initramfs build failed"
+	exit 1
+fi
+
+KDIR=$CACHE/kernels/$SERIES
+VMLINUZ=$(readlink -f "$KDIR/vmlinuz")
+APPEND="console=ttyS0 panic=-1 quiet sm.mode=$MODE"
+if [ "$SERIES" = 6.1 ] || [ "$SERIES" = debug ]; then
+	APPEND="$APPEND secretmem.enable=1"   # memfd_secret is off by default on 6.1
+fi
+APPEND="$APPEND ${SM_APPEND:-}"
+
+QEMU=(qemu-system-x86_64 -accel "tcg,thread=multi" -cpu max -smp "$SMP" -m "$MEM"
+      -nographic -no-reboot -kernel "$VMLINUZ" -initrd "$INITRD" -append "$APPEND")
+
+echo "run.sh: booting $(cat "$KDIR/kver") mode=$MODE (timeout ${TIMEOUT}s)" >&2
+echo "run.sh: ${QEMU[*]}" >&2
+
+if [ "$MODE" = shell ]; then
+	# Interactive: keep the terminal (Ctrl-A x quits QEMU).
+	exec "${QEMU[@]}"
+fi
+
+start=$(date +%s)
+set +e
+timeout --foreground -k 10 "$TIMEOUT" "${QEMU[@]}" </dev/null 2>&1 | tee "$LOG"
+qrc=${PIPESTATUS[0]}
+set -e
+secs=$(( $(date +%s) - start ))
+
+# Judge the log (serial output has CRLF line ends and the firmware's
+# terminal escapes before the first guest line).
+clean=$(tr -d '\r' <"$LOG" | sed 's/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g')
+fails=()
+if [ "$qrc" -eq 124 ] || [ "$qrc" -eq 137 ]; then
+	fails+=("QEMU timed out after ${TIMEOUT}s")
+elif [ "$qrc" -ne 0 ]; then
+	fails+=("QEMU exited with $qrc")
+fi
+if ! grep -q '^SM-DONE' <<<"$clean"; then
+	fails+=("guest never reached SM-DONE (crash, panic or hang)")
+	while IFS= read -r l; do
+		fails+=("  console: $l")
+	done < <(grep -E "Kernel panic|BUG:|Oops|general protection fault|RIP:" <<<"$clean" | head -n 10 || true)
+fi
+while IFS= read -r l; do
+	fails+=("guest: $l")
+done < <(grep '^SM-FAIL' <<<"$clean" || true)
+while IFS= read -r l; do
+	fails+=("nonzero exit: $l")
+done < <(grep -E '^SM-EXIT [^ ]+ ' <<<"$clean" | grep -vE '^SM-EXIT [^ ]+ 0$' || true)
+
+# Check summaries: "100%: Checks: 12, Failures: 0, Errors: 0".
+read -r passed failed nsum < <(
+	grep -oE 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' <<<"$clean" |
+	awk -F'[:,] *' '{ p += $2 - $4 - $6; f += $4 + $6; n++ }
+			END { print p + 0, f + 0, n + 0 }')
+if [ "$MODE" = check ]; then
+	nexit=$(grep -cE '^SM-EXIT ' <<<"$clean" || true)
+	methods=$(grep -cE '^SM-METHOD ' <<<"$clean" || true)
+	[ "$methods" -gt 0 ] || fails+=("no test method ran")
+	[ "$nexit" -eq "$methods" ] || fails+=("$methods methods started, $nexit finished")
+	[ "$nsum" -ge "$methods" ] || fails+=("only $nsum Check summaries for $methods methods")
+	[ "$failed" -eq 0 ] || fails+=("$failed Check test(s) failed")
+fi
+
+# Kernel splats in the guest's dmesg dump.
+dmesg_text=$(sed -n '/^SM-DMESG-BEGIN/,/^SM-DMESG-END/p' <<<"$clean")
+SPLAT='BUG:|WARNING:|Oops|KASAN|lockdep|possible circular locking|general protection fault|Call Trace|kernel BUG|UBSAN|hung_task|blocked for more than'
+if grep -qE "$SPLAT" <<<"$dmesg_text"; then
+	fails+=("kernel splat in dmesg:")
+	while IFS= read -r l; do
+		fails+=("  $l")
+	done < <(grep -E "$SPLAT" <<<"$dmesg_text" | head -n 20)
+fi
+
+echo
+if [ ${#fails[@]} -eq 0 ]; then
+	verdict PASS "$passed" "$failed" "$secs" ""
+else
+	printf 'run.sh: %s\n' "${fails[@]}" >&2
+	verdict FAIL "$passed" "$failed" "$secs" "${fails[0]}; log: $LOG" || true
+	exit 1
+fi
