@@ -35,14 +35,16 @@
  *	no test can show this; it is decided by reading the CPU state and the
  *	target's first instruction, below.
  *
- * "pte": exported primitives only, no indirect call into the kernel.  A
- *	large direct-map page around a page is split to 4 KiB by a cache-mode
- *	round trip (set_pages_array_uc() then set_pages_array_wb(), both
- *	exported; the memtype bookkeeping is undone by the second call).  The
- *	page's 4 KiB PTE is then found with lookup_address() and its present
- *	bit cleared or set with set_pte(), as the kernel's own cpa code does:
- *	_PAGE_GLOBAL is cleared with _PAGE_PRESENT so that the non-present
- *	entry is not read as PROT_NONE.
+ * "pte" (preferred by "auto"): exported primitives only, no indirect call
+ *	into the kernel.  A 2 MiB chunk whose direct-map entry is a 2 MiB page
+ *	leaves as that one entry: no split, no new 4 KiB entries.  Any other
+ *	page needs a 4 KiB entry: the large page around it is split by a
+ *	cache-mode round trip (set_pages_array_uc() then set_pages_array_wb(),
+ *	both exported; the memtype bookkeeping is undone by the second call).
+ *	The entry is found with lookup_address() and its present bit cleared
+ *	or set with set_pte(), as the kernel's own cpa code does: _PAGE_GLOBAL
+ *	is cleared with _PAGE_PRESENT so that the non-present entry is not
+ *	read as PROT_NONE.
  *
  * Both flush every CPU's TLB with on_each_cpu() + __flush_tlb_all(), once
  * per sm_dmap_remove() call.  Putting a page back needs no flush: x86 does
@@ -190,44 +192,72 @@ static bool sm_page_is_mapped(struct page *page)
 	return !ptep || (pte_flags(*ptep) & _PAGE_PRESENT);
 }
 
+/* "pte" method: may @chunk leave the direct map as one 2 MiB entry? */
+static bool sm_pte_chunk_is_pmd(struct sm_chunk *chunk, unsigned int level)
+{
+	return sm_method == SM_DMAP_PTE && chunk->order == SM_PMD_ORDER &&
+	       level == PG_LEVEL_2M;
+}
+
 /*
- * "pte" method: split to 4 KiB every large direct-map page that holds a
- * page of @chunks.  One page per large page is enough: cpa splits the whole
- * large page it sits in.  A chunk is naturally aligned and smaller than
- * 2 MiB (see SM_MAX_ORDER), so it lies in one large page.
+ * "pte" method: prepare the direct map around @chunks.  A 2 MiB chunk
+ * inside a 1 GiB page gets that page split to 2 MiB ones, by a cache-mode
+ * round trip over exactly its 2 MiB, and then leaves as one entry.  A
+ * smaller chunk needs 4 KiB entries: one page per large page is enough for
+ * cpa to split the large page it sits in, and a chunk is naturally aligned,
+ * so it lies in one.
  */
 static int sm_pte_split(struct sm_chunk *chunks, unsigned int nr)
 {
 	struct page **reps;
 	unsigned int i, n = 0, level;
-	int ret;
+	int ret = 0;
 
 	reps = kvmalloc_array(nr, sizeof(*reps), GFP_KERNEL);
 	if (!reps)
 		return -ENOMEM;
 	for (i = 0; i < nr; i++) {
-		if (sm_lookup(chunks[i].page, &level) && level != PG_LEVEL_4K)
+		unsigned long addr = (unsigned long)page_address(chunks[i].page);
+
+		if (!sm_lookup(chunks[i].page, &level) || level == PG_LEVEL_4K)
+			continue;
+		if (chunks[i].order != SM_PMD_ORDER) {
 			reps[n++] = chunks[i].page;
-	}
-	if (!n) {
-		kvfree(reps);
-		return 0;
-	}
-	ret = set_pages_array_uc(reps, n);
-	if (!ret) {
-		ret = set_pages_array_wb(reps, n);
-		if (ret) {
-			/*
-			 * Pages left uncached with a memtype reserved must not
-			 * go back to the allocator: lose them, loudly.
-			 */
-			pr_err("cannot restore write-back on %u pages, leaking them\n", n);
-			for (i = 0; i < n; i++)
-				get_page(reps[i]);
+			continue;
 		}
+		if (level == PG_LEVEL_2M)
+			continue;
+		ret = set_memory_uc(addr, 1 << SM_PMD_ORDER);
+		if (ret)
+			goto out;
+		ret = set_memory_wb(addr, 1 << SM_PMD_ORDER);
+		if (ret) {
+			/* Memory left uncached must not go back: lose it. */
+			pr_err("cannot restore write-back on 2 MiB, leaking it\n");
+			get_page(chunks[i].page);
+			goto out;
+		}
+		atomic_long_inc(&sm_stats.dmap_splits);
 	}
-	if (!ret)
-		atomic_long_add(n, &sm_stats.dmap_splits);
+	if (!n)
+		goto out;
+	ret = set_pages_array_uc(reps, n);
+	if (ret)
+		goto out;
+	ret = set_pages_array_wb(reps, n);
+	if (ret) {
+		/*
+		 * Pages left uncached with a memtype reserved must not go
+		 * back to the allocator: lose them (only these, not the rest
+		 * of their chunks), loudly.
+		 */
+		pr_err("cannot restore write-back on %u pages, leaking them\n", n);
+		for (i = 0; i < n; i++)
+			get_page(reps[i]);
+		goto out;
+	}
+	atomic_long_add(n, &sm_stats.dmap_splits);
+out:
 	kvfree(reps);
 	return ret;
 }
@@ -248,6 +278,38 @@ static int sm_pte_set(struct page *page, bool present)
 		set_pte(ptep, pte_clear_flags(*ptep, SM_PTE_CLEAR));
 	}
 	return 0;
+}
+
+/*
+ * Take a 2 MiB chunk out as one entry, keeping the entry to put back.  As
+ * cpa does for a large page it makes not present, _PAGE_PSE goes too, so
+ * that the entry is neither read as present (pmd_present() counts PSE) nor
+ * as PROT_NONE.
+ */
+static int sm_pmd_remove(struct sm_chunk *chunk)
+{
+	unsigned int level;
+	pte_t *ptep = sm_lookup(chunk->page, &level);
+
+	if (!ptep || level != PG_LEVEL_2M)
+		return -EINVAL;
+	chunk->pmd_entry = pte_val(*ptep);
+	chunk->pmd = true;
+	set_pte(ptep, pte_clear_flags(*ptep, SM_PTE_CLEAR | _PAGE_PSE));
+	return 0;
+}
+
+static void sm_pmd_restore(struct sm_chunk *chunk)
+{
+	unsigned int level;
+	pte_t *ptep = sm_lookup(chunk->page, &level);
+
+	/* Cannot fail: nothing else changes the entry of a page we own. */
+	if (WARN_ON_ONCE(!ptep || level != PG_LEVEL_2M))
+		return;
+	set_pte(ptep, __pte(chunk->pmd_entry));
+	chunk->pmd = false;
+	atomic_long_add(1 << SM_PMD_ORDER, &sm_stats.dmap_changes);
 }
 
 static int sm_page_remove(struct page *page)
@@ -288,7 +350,10 @@ void sm_dmap_restore(struct sm_chunk *chunks, unsigned int nr)
 	unsigned int i;
 
 	for (i = 0; i < nr; i++) {
-		sm_restore_pages(chunks[i].page, 1UL << chunks[i].order);
+		if (chunks[i].pmd)
+			sm_pmd_restore(&chunks[i]);
+		else
+			sm_restore_pages(chunks[i].page, 1UL << chunks[i].order);
 		cond_resched();
 	}
 }
@@ -298,8 +363,8 @@ void sm_dmap_restore(struct sm_chunk *chunks, unsigned int nr)
  * @chunks: chunks of pages the caller owns, not mapped anywhere else
  * @nr: number of chunks
  *
- * Checks each page's entry afterwards and flushes the kernel TLB once on
- * every CPU.  On failure nothing is left out of the direct map.
+ * Checks each entry afterwards and flushes the kernel TLB once on every
+ * CPU.  On failure nothing is left out of the direct map.
  *
  * Return: 0, or a negative errno.
  */
@@ -317,9 +382,27 @@ int sm_dmap_remove(struct sm_chunk *chunks, unsigned int nr)
 
 	for (i = 0; i < nr; i++) {
 		n = 1UL << chunks[i].order;
+		j = 0;
+		if (!sm_lookup(chunks[i].page, &level)) {
+			ret = -EFAULT;
+			goto fail;
+		}
+		if (sm_pte_chunk_is_pmd(&chunks[i], level)) {
+			if (++done == READ_ONCE(sm_faults.dmap_nth))
+				ret = -ENOMEM;
+			else
+				ret = sm_pmd_remove(&chunks[i]);
+			if (ret)
+				goto fail;
+			atomic_long_add(n, &sm_stats.dmap_changes);
+			if (sm_page_is_mapped(chunks[i].page)) {
+				ret = -EFAULT;
+				goto fail;
+			}
+			continue;
+		}
 		/* The kernel's helper splits a large page as it goes. */
-		if (sm_method == SM_DMAP_KERNEL &&
-		    sm_lookup(chunks[i].page, &level) && level != PG_LEVEL_4K)
+		if (sm_method == SM_DMAP_KERNEL && level != PG_LEVEL_4K)
 			atomic_long_inc(&sm_stats.dmap_splits);
 		for (j = 0; j < n; j++) {
 			if (++done == READ_ONCE(sm_faults.dmap_nth))
@@ -342,7 +425,10 @@ int sm_dmap_remove(struct sm_chunk *chunks, unsigned int nr)
 
 fail:
 	pr_warn_ratelimited("cannot remove a page from the direct map: %d\n", ret);
-	sm_restore_pages(chunks[i].page, j);
+	if (chunks[i].pmd)
+		sm_pmd_restore(&chunks[i]);
+	else
+		sm_restore_pages(chunks[i].page, j);
 	sm_dmap_restore(chunks, i);
 	return ret;
 }
@@ -427,7 +513,7 @@ static int sm_dmap_try(enum sm_dmap_method method)
 
 /**
  * sm_dmap_init - choose how to change the direct map on this machine
- * @method: "auto" (kernel, else pte), "kernel" or "pte"
+ * @method: "auto" (pte, else kernel), "kernel" or "pte"
  *
  * Return: 0 when a method that works here was chosen and tested.
  */
@@ -445,7 +531,7 @@ int sm_dmap_init(const char *method)
 		pr_err("dmap_method=%s: use auto, kernel or pte\n", method);
 		return -EINVAL;
 	}
-	if (!sm_dmap_try(SM_DMAP_KERNEL))
+	if (!sm_dmap_try(SM_DMAP_PTE))
 		return 0;
-	return sm_dmap_try(SM_DMAP_PTE);
+	return sm_dmap_try(SM_DMAP_KERNEL);
 }

@@ -15,7 +15,12 @@
 struct sm_chunk {
 	struct page *page;
 	unsigned int order;
+	bool pmd;		/* out of the direct map as one 2 MiB entry */
+	u64 pmd_entry;		/* that entry as it was, to put back */
 };
+
+/* A chunk of this order may leave the direct map as one 2 MiB entry. */
+#define SM_PMD_ORDER	(PMD_SHIFT - PAGE_SHIFT)
 
 /* What an open /dev/secretmem holds (file->private_data). */
 struct sm_file {

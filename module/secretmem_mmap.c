@@ -14,10 +14,10 @@
 #include "secretmem_internal.h"
 
 /*
- * Largest chunk: 1 MiB.  A chunk then never covers a whole 2 MiB direct-map
- * page, so each one needs at most one large page split (secretmem_dmap.c).
+ * Largest chunk: 2 MiB, naturally aligned, so that the "pte" method can take
+ * it out of the direct map as one entry, with no 4 KiB split.
  */
-#define SM_MAX_ORDER	8
+#define SM_MAX_ORDER	SM_PMD_ORDER
 
 /*
  * One mmap() call makes one region.  A region is shared by the VMAs that
