@@ -46,17 +46,20 @@ static void sm_update_peak(long now)
 	}
 }
 
-/* Take @nr pages of the module-wide budget (max_pages). */
+/*
+ * Take @nr pages of the module-wide budget (max_pages).  The counter never
+ * shows more than the budget, even for a moment.
+ */
 static bool sm_reserve_pages(unsigned long nr)
 {
 	unsigned long max = READ_ONCE(sm_max_pages);
-	long now = atomic_long_add_return(nr, &sm_stats.pages);
+	long now = atomic_long_read(&sm_stats.pages);
 
-	if ((unsigned long)now > max || nr > max) {
-		atomic_long_sub(nr, &sm_stats.pages);
-		return false;
-	}
-	sm_update_peak(now);
+	do {
+		if (nr > max || (unsigned long)now > max - nr)
+			return false;
+	} while (!atomic_long_try_cmpxchg(&sm_stats.pages, &now, now + nr));
+	sm_update_peak(now + nr);
 	return true;
 }
 

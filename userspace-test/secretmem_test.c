@@ -48,25 +48,6 @@ void announce(const char *name)
 
 /* ---- helpers ---- */
 
-static int dev_open(void)
-{
-	int fd = open(SECRETMEM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
-
-	ck_assert_msg(fd >= 0, "open %s: %s (is module %s loaded?)",
-		      SECRETMEM_DEVICE_PATH, strerror(errno),
-		      SECRETMEM_MODULE_NAME);
-	return fd;
-}
-
-static void *sm_mmap(int fd, size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-
-	ck_assert_msg(p != MAP_FAILED, "mmap(%zu) of %s: %s", len,
-		      SECRETMEM_DEVICE_PATH, strerror(errno));
-	return p;
-}
-
 /* Map a fresh region and close the descriptor; the mapping stays valid. */
 static void *sm_map_pages(size_t pages)
 {
@@ -90,14 +71,6 @@ static void expect_mmap_fail(int fd, size_t len, int prot, int flags,
 		      what, strerror(want));
 	ck_assert_msg(errno == want, "%s: mmap failed with %s, expected %s",
 		      what, strerror(errno), strerror(want));
-}
-
-static long vmlck(void)
-{
-	long v = proc_status_kb(0, "VmLck");
-
-	ck_assert_msg(v >= 0, "no VmLck in /proc/self/status");
-	return v;
 }
 
 /* -1 when the counter file does not exist */
@@ -148,13 +121,6 @@ static bool cmdline_has(const char *word)
 	return strstr(buf, word) != NULL;
 }
 
-static long slack_kb(void)
-{
-	long total = meminfo_kb("MemTotal");
-
-	return 2048 + (total > 0 ? total / 100 : 0);
-}
-
 /* Pages/regions counters are back to where they were (skipped if absent). */
 static void assert_counters(long pages0, long regions0, const char *when)
 {
@@ -170,42 +136,6 @@ static void assert_counters(long pages0, long regions0, const char *when)
 		ck_assert_msg(v == regions0, "%s: %s is %ld, expected %ld",
 			      when, SYSFS_REGIONS, v, regions0);
 	}
-}
-
-typedef int (*child_fn)(void *arg, char *msg, size_t n);
-
-#define CFAIL(...) do { snprintf(msg, n, __VA_ARGS__); return 1; } while (0)
-
-/* Run fn in a child; fail the test with the child's message if it fails. */
-static void run_child(child_fn fn, void *arg)
-{
-	char msg[512] = "";
-	int pfd[2], st, rc;
-	ssize_t got;
-	pid_t pid;
-
-	ck_assert(!pipe2(pfd, O_CLOEXEC));
-	fflush(NULL);
-	pid = fork();
-	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
-	if (!pid) {
-		close(pfd[0]);
-		rc = fn(arg, msg, sizeof(msg));
-		if (rc && write(pfd[1], msg, strlen(msg)) < 0)
-			_exit(2);
-		_exit(rc ? 1 : 0);
-	}
-	close(pfd[1]);
-	got = read(pfd[0], msg, sizeof(msg) - 1);
-	msg[got > 0 ? got : 0] = 0;
-	close(pfd[0]);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
-	if (WIFSIGNALED(st))
-		ck_abort_msg("child killed by signal %d (%s) %s", WTERMSIG(st),
-			     strsignal(WTERMSIG(st)), msg);
-	ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "%s",
-		      msg[0] ? msg : "child failed");
 }
 
 /* ---- the device and mmap basics ---- */
@@ -1050,20 +980,6 @@ SM_TEST(test_memfree_restored)
 }
 END_TEST
 
-static int touch_child(void *arg, char *msg, size_t n)
-{
-	size_t len = *(size_t *)arg, i;
-	volatile uint8_t *p;
-
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-	if (p == MAP_FAILED)
-		CFAIL("mmap %zu MiB: %s", len >> 20, strerror(errno));
-	for (i = 0; i < len; i += PAGE_SZ)
-		p[i] = 1;
-	return 0;
-}
-
 SM_TEST(test_touch_memavailable_after_free)
 {
 	const size_t len = big_len();
@@ -1249,10 +1165,14 @@ static const struct test_entry last_tests[] = {
 
 static TEST_TABLE(core_table, tests);
 static TEST_TABLE(last_table, last_tests);
+extern const struct test_table ioctl_table;
+extern const struct test_table robust_table;
 
 /* Every file's table, in the order they run. */
 static const struct test_table *const tables[] = {
 	&core_table,
+	&ioctl_table,
+	&robust_table,
 	&last_table,
 };
 

@@ -51,4 +51,21 @@ struct test_table {
 #define TEST_TABLE(name, array) \
 	const struct test_table name = { array, sizeof(array) / sizeof(array[0]) }
 
+/* sm_test.c: the device, /proc values and children, asserting as they go. */
+int dev_open(void);			/* open /dev/secretmem */
+void *sm_mmap(int fd, size_t len);	/* MAP_SHARED read-write mapping of fd */
+long vmlck(void);			/* VmLck of this process, kB */
+long slack_kb(void);			/* tolerance for MemFree comparisons */
+
+/* A child's body: 0 on success, else 1 with a message in msg (CFAIL). */
+typedef int (*child_fn)(void *arg, char *msg, size_t n);
+
+#define CFAIL(...) do { snprintf(msg, n, __VA_ARGS__); return 1; } while (0)
+
+/* Run fn in a child; fail the test with the child's message if it fails. */
+void run_child(child_fn fn, void *arg);
+
+/* A child_fn: map and touch *(size_t *)arg bytes of anonymous memory. */
+int touch_child(void *arg, char *msg, size_t n);
+
 #endif /* SM_TEST_H */
