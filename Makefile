@@ -1,22 +1,29 @@
 # SPDX-License-Identifier: GPL-2.0
-# Makefile - top level of secretmem_dev: build the module, run the QEMU test rig.
+# Top level of secretmem_dev: build the module, package it, run the QEMU test rig.
 #
 #   make [all] [KDIR=<kernel build dir>]  build module/secretmem_dev.ko
-#   make check    boot Debian 6.1 and 6.12 in QEMU, run the Check suite with
-#                 dmap_method=kernel and pte; ends with "N passed, M failed"
+#   make check    the whole suite: lint; DKMS for 6.1 and 6.12; boot Debian
+#                 6.1, 6.12 and a debug 6.1 in QEMU, run the Check suite and
+#                 stress with dmap_method=kernel and pte; ends "N passed, M failed"
+#   make check-debug  the suite on the debug kernel only
 #   make demo     run userspace-test/build/demo on 6.1
 #   make bench    run userspace-test/build/bench on 6.1 and 6.12
 #   make lint     static checks
+#   make install / dkms-install / deb ...  see module/dkms.mk
 #   make clean    remove build outputs (keeps the downloaded kernels)
-#   make distclean  also remove .cache/ (downloaded kernels)
+#   make distclean  also remove .cache/ (downloaded and built kernels)
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 SERIES ?= 6.1 6.12
+# make check also runs the suite on a KASAN + lockdep + DEBUG_VM kernel built
+# from Debian's linux-source-6.1 (CHECK_DEBUG=0 skips it).
+CHECK_DEBUG ?= 1
+CHECK_SERIES := $(SERIES) $(if $(filter 1,$(CHECK_DEBUG)),debug)
 QEMU_DIR := userspace-test/qemu
 export SM_CACHE ?= $(CURDIR)/.cache
 LOGS := $(SM_CACHE)/logs
 
-.PHONY: all module check demo bench lint clean distclean
+.PHONY: all module check check-debug debug-kernel demo bench lint clean distclean
 
 all: module
 
@@ -34,18 +41,18 @@ include module/dkms.mk
 # runs, and a run that crashed, hung or had a kernel splat counts at least 1.
 check:
 	@rc=0; mkdir -p "$(LOGS)"; \
-	for s in lint dkms $(SERIES); do rm -f "$(LOGS)/$$s-check.result"; done; \
+	for s in lint dkms $(CHECK_SERIES); do rm -f "$(LOGS)/$$s-check.result"; done; \
 	if $(MAKE) lint; then r="PASS 1 0"; else r="FAIL 0 1"; rc=1; fi; \
 	echo "lint check $$r 0" >"$(LOGS)/lint-check.result"; \
 	userspace-test/dkms/test-dkms.sh || rc=1; \
-	for s in $(SERIES); do \
+	for s in $(CHECK_SERIES); do \
 		ko="$(SM_CACHE)/dkms/$$s/secretmem_dev.ko"; \
 		if [ -f "$$ko" ]; then export SM_KO="$$ko"; else unset SM_KO; fi; \
 		$(QEMU_DIR)/run.sh $$s check || rc=1; \
 	done; \
 	echo; echo "=== summary ==="; \
 	passed=0; failed=0; \
-	for s in lint dkms $(SERIES); do \
+	for s in lint dkms $(CHECK_SERIES); do \
 		r="$(LOGS)/$$s-check.result"; \
 		if [ -f "$$r" ]; then \
 			read -r _ _ v p f t <"$$r"; \
@@ -57,6 +64,13 @@ check:
 	done; \
 	echo "$$passed passed, $$failed failed"; \
 	exit $$rc
+
+# The debug kernel (cached in .cache/kernels/debug) and the suite on it alone.
+debug-kernel:
+	$(QEMU_DIR)/debug-kernel.sh
+
+check-debug: debug-kernel
+	$(QEMU_DIR)/run.sh debug check
 
 demo:
 	$(QEMU_DIR)/run.sh 6.1 demo

@@ -4,7 +4,7 @@
 # headers of one kernel series, out of tree in .cache/build/<series>/
 # (a copy of module/, include/ and dkms.conf).
 #
-# Usage: userspace-test/qemu/build-module.sh SERIES     (6.1 or 6.12)
+# Usage: userspace-test/qemu/build-module.sh SERIES     (6.1, 6.12 or debug)
 # Env:   SM_CACHE  cache directory (default: <repo>/.cache)
 # Result: .cache/build/<series>/module/secretmem_dev.ko
 set -euo pipefail
@@ -17,7 +17,7 @@ BUILD=$CACHE/build/$SERIES
 
 die() { echo "build-module: ERROR: $*" >&2; exit 1; }
 
-[ -f "$KDIR_FILE" ] || die "no $KDIR_FILE: run userspace-test/qemu/fetch.sh $SERIES first"
+[ -f "$KDIR_FILE" ] || die "no $KDIR_FILE: run userspace-test/qemu/fetch.sh $SERIES (debug: debug-kernel.sh) first"
 KDIR=$(cat "$KDIR_FILE")
 [ -d "$TOP/module" ] || die "no module/ directory in $TOP"
 
