@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -49,6 +50,9 @@ static const char *const blabel[NR_BACKENDS] = {
 /* 0 if the backend can be used at all, else the errno of the probe. */
 static int avail_err[NR_BACKENDS];
 static bool quick;
+
+/* /dev/secretmem mappings ask for SECRETMEM_FLAG_UNCACHED (throughput row). */
+static bool dev_uncached;
 
 /* Step that failed last (for n/a reasons). */
 static const char *fail_step = "";
@@ -180,6 +184,13 @@ static int map_create(enum backend b, size_t len, struct map *m)
 		if (fd < 0) {
 			fail_step = "open";
 			return -errno;
+		}
+		if (dev_uncached &&
+		    ioctl(fd, SECRETMEM_IOC_SET_FLAGS, (unsigned long)SECRETMEM_FLAG_UNCACHED)) {
+			err = -errno;
+			fail_step = "set_flags";
+			close(fd);
+			return err;
 		}
 		break;
 	case B_MEMFD:
@@ -658,6 +669,33 @@ static void run_rw(enum backend b, int passes, struct rw_res *res)
 	}
 }
 
+/* The cost of SECRETMEM_FLAG_UNCACHED: the same passes on an uncached mapping. */
+static void bench_rw_uncached(int passes, const struct rw_res *wb)
+{
+	struct rw_res uc;
+
+	if (avail_err[B_DEV] || wb->err)
+		return;
+	dev_uncached = true;
+	run_rw(B_DEV, passes, &uc);
+	dev_uncached = false;
+	if (uc.err) {
+		printf("    %-16s %s\n", "secretmem UC", na_text(B_DEV, uc.err, uc.step));
+		printf("BENCH test=rw size=%zu backend=secretmem_uc status=na reason=%s\n",
+		       RW_SIZE, na_key(uc.err, uc.step));
+		return;
+	}
+	printf("    %-16s %12.0f %12.0f %12.0f\n", "secretmem UC",
+	       uc.read_mbs, uc.write_mbs, uc.copy_mbs);
+	printf("    uncached/write-back: read %.2f  write %.2f  copy %.2f\n",
+	       uc.read_mbs / wb->read_mbs, uc.write_mbs / wb->write_mbs,
+	       uc.copy_mbs / wb->copy_mbs);
+	printf("BENCH test=rw size=%zu backend=secretmem_uc status=ok passes=%d read_mbs=%.0f write_mbs=%.0f copy_mbs=%.0f ratio_read_uc_wb=%.3f ratio_write_uc_wb=%.3f ratio_copy_uc_wb=%.3f\n",
+	       RW_SIZE, uc.passes, uc.read_mbs, uc.write_mbs, uc.copy_mbs,
+	       uc.read_mbs / wb->read_mbs, uc.write_mbs / wb->write_mbs,
+	       uc.copy_mbs / wb->copy_mbs);
+}
+
 static void bench_rw(void)
 {
 	struct rw_res res[NR_BACKENDS];
@@ -716,6 +754,7 @@ static void bench_rw(void)
 	} else {
 		printf("BENCH test=rw ratio_read_secretmem_anon=na ratio_write_secretmem_anon=na ratio_copy_secretmem_anon=na\n");
 	}
+	bench_rw_uncached(passes, &res[B_DEV]);
 	if (!res[B_MEMFD].err && !res[B_ANON].err)
 		printf("BENCH test=rw ratio_read_memfd_anon=%.3f ratio_write_memfd_anon=%.3f ratio_copy_memfd_anon=%.3f\n",
 		       res[B_MEMFD].read_mbs / res[B_ANON].read_mbs,
