@@ -830,6 +830,41 @@ SM_TEST(test_kcore_no_pattern_while_mapped)
 }
 END_TEST
 
+/*
+ * A region of 4 MiB and a page: two 2 MiB chunks, which the pte method takes
+ * out of the direct map as single 2 MiB entries, and a 4 KiB one.  A kcore
+ * read of either kind of entry must find nothing.
+ */
+SM_TEST(test_kcore_no_pattern_in_2mib_chunks)
+{
+	struct holder_opts o = { .kind = MEM_SECRET, .pages = 2 * 512 + 1 };
+	struct pattern pc, ps;
+	struct holder hc, hs;
+	struct kcore k;
+	uint64_t pa = 0;
+	char err[256];
+	int r;
+
+	KCORE_OPEN_OR_SKIP(&k);
+	pattern_new(&pc);
+	pattern_new(&ps);
+
+	start_holder(&hc, MEM_ANON, &pc, false, NULL);
+	r = kcore_scan_checked(&k, &pc, &pa);
+	holder_kill(&hc, SIGKILL);
+	ck_assert_msg(r == 1, "control: kcore scan did not find the pattern in "
+		      "anonymous memory: the scan cannot detect a leak");
+
+	ck_assert_msg(!holder_start(&hs, &o, &ps, err, sizeof(err)),
+		      "secretmem holder of %zu pages: %s", o.pages, err);
+	r = kcore_scan_checked(&k, &ps, &pa);
+	holder_kill(&hs, SIGKILL);
+	kcore_close(&k);
+	ck_assert_msg(r == 0, "the secret is READABLE via /proc/kcore at phys 0x%llx",
+		      (unsigned long long)pa);
+}
+END_TEST
+
 enum release { REL_MUNMAP, REL_EXIT, REL_SIGKILL };
 
 static const char *const release_name[] = { "munmap", "exit", "SIGKILL" };
@@ -1150,6 +1185,7 @@ static const struct test_entry tests[] = {
 	T(test_vmsplice_efault),
 	T(test_coredump_no_pattern),
 	T(test_kcore_no_pattern_while_mapped),
+	T(test_kcore_no_pattern_in_2mib_chunks),
 	T(test_kcore_no_trace_after_munmap),
 	T(test_kcore_no_trace_after_exit),
 	T(test_kcore_no_trace_after_sigkill),
