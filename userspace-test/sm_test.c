@@ -2,6 +2,7 @@
 /* Helpers that every file of the Check suite uses: the device, children, /proc. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -90,4 +91,25 @@ int touch_child(void *arg, char *msg, size_t n)
 	for (i = 0; i < len; i += PAGE_SZ)
 		p[i] = 1;
 	return 0;
+}
+
+void kcore_control(struct kcore *k)
+{
+	/* more copies than a secret holder: a few freed pages get reused */
+	struct holder_opts o = { .kind = MEM_ANON, .pages = 128 };
+	struct pattern pc;
+	struct holder hc;
+	uint64_t pa = 0;
+	char err[256];
+	int r;
+
+	pattern_new(&pc);
+	ck_assert_msg(!holder_start(&hc, &o, &pc, err, sizeof(err)),
+		      "control (anonymous memory): %s", err);
+	r = kcore_scan(k, &pc, &pa);
+	holder_kill(&hc, SIGKILL);
+	ck_assert_msg(r >= 0, "reading /proc/kcore: %s", strerror(errno));
+	ck_assert_msg(r == 1, "control: kcore scan did not find the pattern in "
+		      "anonymous memory (scanned %llu MiB): the scan cannot detect a leak",
+		      (unsigned long long)(k->ram_bytes >> 20));
 }

@@ -65,6 +65,19 @@ typedef int (*child_fn)(void *arg, char *msg, size_t n);
 /* Run fn in a child; fail the test with the child's message if it fails. */
 void run_child(child_fn fn, void *arg);
 
+#define KCORE_OPEN_OR_SKIP(k) do {					\
+	char _why[256];							\
+	if (kcore_open((k), _why, sizeof(_why)))			\
+		SKIP("%s", _why);					\
+} while (0)
+
+struct kcore;
+/*
+ * The control of a kcore test: a pattern in ordinary anonymous memory must
+ * be found by a scan of @k, or the scan could not detect a leak.
+ */
+void kcore_control(struct kcore *k);
+
 /* A child_fn: map and touch *(size_t *)arg bytes of anonymous memory. */
 int touch_child(void *arg, char *msg, size_t n);
 

@@ -690,37 +690,18 @@ SM_TEST(test_uncached_mapping_rw)
 }
 END_TEST
 
-#define KCORE_OPEN_OR_SKIP(k) do {					\
-	char _why[256];							\
-	if (kcore_open((k), _why, sizeof(_why)))			\
-		SKIP("%s", _why);					\
-} while (0)
-
 SM_TEST(test_uncached_kcore_no_pattern)
 {
 	const size_t pages = 32, len = pages * PAGE_SZ;
-	struct holder_opts o = { .kind = MEM_ANON, .pages = 128 };
-	struct pattern pc, ps;
-	struct holder hc;
+	struct pattern ps;
 	struct kcore k;
 	uint64_t pa = 0;
-	char err[256];
 	uint8_t *p;
 	int r, fd;
 
 	KCORE_OPEN_OR_SKIP(&k);
-	pattern_new(&pc);
+	kcore_control(&k);
 	pattern_new(&ps);
-
-	ck_assert_msg(!holder_start(&hc, &o, &pc, err, sizeof(err)),
-		      "control (anonymous memory): %s", err);
-	r = kcore_scan(&k, &pc, &pa);
-	holder_kill(&hc, SIGKILL);
-	ck_assert_msg(r >= 0, "reading /proc/kcore: %s", strerror(errno));
-	ck_assert_msg(r == 1, "control: kcore scan did not find the pattern in anonymous "
-		      "memory (scanned %llu MiB): the scan cannot detect a leak",
-		      (unsigned long long)(k.ram_bytes >> 20));
-
 	fd = dev_open();
 	set_flags(fd, SECRETMEM_FLAG_UNCACHED);
 	p = sm_mmap(fd, len);
