@@ -187,6 +187,29 @@ static const struct vm_operations_struct sm_vm_ops = {
 	.close = sm_vm_close,
 };
 
+/*
+ * Map @size bytes of PFNs from @pfn at @addr.  remap_pfn_range() over the
+ * whole VMA marks it VM_PAT, and if it then fails to allocate a page table
+ * its own cleanup warns (untrack_pfn() finds no PTE at vm_start; seen on 6.1
+ * with fail_page_alloc).  So the whole VMA is never mapped in one call: its
+ * first page goes in with vmf_insert_pfn().  The memtype of RAM pages comes
+ * from the pages themselves either way.
+ */
+static int sm_map_range(struct vm_area_struct *vma, unsigned long addr,
+			unsigned long pfn, unsigned long size)
+{
+	if (size == vma->vm_end - vma->vm_start) {
+		if (vmf_insert_pfn(vma, addr, pfn) != VM_FAULT_NOPAGE)
+			return -ENOMEM;
+		addr += PAGE_SIZE;
+		pfn++;
+		size -= PAGE_SIZE;
+		if (!size)
+			return 0;
+	}
+	return remap_pfn_range(vma, addr, pfn, size, vma->vm_page_prot);
+}
+
 /* Map every chunk, in order, from the start of @vma. */
 static int sm_map_chunks(struct vm_area_struct *vma, struct sm_region *region)
 {
@@ -198,9 +221,8 @@ static int sm_map_chunks(struct vm_area_struct *vma, struct sm_region *region)
 		size = PAGE_SIZE << region->chunks[i].order;
 		if (i + 1 == READ_ONCE(sm_faults.map_nth))
 			return -ENOMEM;
-		ret = remap_pfn_range(vma, addr,
-				      page_to_pfn(region->chunks[i].page),
-				      size, vma->vm_page_prot);
+		ret = sm_map_range(vma, addr, page_to_pfn(region->chunks[i].page),
+				   size);
 		if (ret)
 			return ret;
 		addr += size;
@@ -278,13 +300,13 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 		goto out_write_back;
 
 	/*
-	 * VM_DONTCOPY: a child of fork() gets nothing.  VM_IO (set again by
-	 * remap_pfn_range with VM_PFNMAP, VM_DONTEXPAND and VM_DONTDUMP) keeps
+	 * VM_DONTCOPY: a child of fork() gets nothing.  VM_IO with VM_PFNMAP
+	 * (remap_pfn_range sets both too, with VM_DONTEXPAND|VM_DONTDUMP) keeps
 	 * GUP, ptrace, /proc/PID/mem and madvise(MADV_DODUMP/DOFORK) off and
 	 * stops mmap_region() from merging this VMA into a neighbour.
 	 * No VM_MAYEXEC: mprotect(PROT_EXEC) fails with EACCES.
 	 */
-	sm_vm_flags_set(vma, VM_IO | VM_DONTCOPY | VM_DONTDUMP |
+	sm_vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTCOPY | VM_DONTDUMP |
 			VM_DONTEXPAND | VM_NORESERVE);
 	sm_vm_flags_clear(vma, VM_MAYEXEC);
 	ret = sm_map_chunks(vma, region);
@@ -299,8 +321,7 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 
 out_unmap:
 	/* No page goes back while a PTE still points at it. */
-	if (vma->vm_flags & VM_PFNMAP)
-		zap_vma_ptes(vma, vma->vm_start, vma->vm_end - vma->vm_start);
+	zap_vma_ptes(vma, vma->vm_start, vma->vm_end - vma->vm_start);
 	sm_dmap_restore(region->chunks, region->nr_chunks);
 out_write_back:
 	if (uncached)
