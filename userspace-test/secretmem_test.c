@@ -490,21 +490,12 @@ END_TEST
 
 static int unprivileged_child(void *arg, char *msg, size_t n)
 {
-	struct rlimit rl = { 64 << 10, 64 << 10 };
 	void *a, *b, *c;
-	long cap;
 	int fd;
 
 	(void)arg;
-	if (setrlimit(RLIMIT_MEMLOCK, &rl))
-		CFAIL("setrlimit(RLIMIT_MEMLOCK): %s", strerror(errno));
-	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
-	    setresuid(65534, 65534, 65534))
-		CFAIL("dropping to uid/gid 65534: %s", strerror(errno));
-	cap = proc_status_kb(0, "CapEff");
-	if (cap != 0)
-		CFAIL("CapEff not 0 after dropping privileges (read %ld: %s)", cap,
-		      cap < 0 ? strerror(errno) : "capabilities left");
+	if (drop_to_nobody(64 << 10, msg, n))
+		return 1;
 
 	fd = open(SECRETMEM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
@@ -796,34 +787,13 @@ END_TEST
 
 /* ---- /proc/kcore ---- */
 
-SM_TEST(test_kcore_no_pattern_while_mapped)
-{
-	struct pattern ps;
-	struct holder hs;
-	struct kcore k;
-	uint64_t pa = 0;
-	int r;
-
-	KCORE_OPEN_OR_SKIP(&k);
-	kcore_control(&k);
-	pattern_new(&ps);
-	start_holder(&hs, MEM_SECRET, &ps, false, NULL);
-	r = kcore_scan_checked(&k, &ps, &pa);
-	holder_kill(&hs, SIGKILL);
-	kcore_close(&k);
-	ck_assert_msg(r == 0, "the secret is READABLE via /proc/kcore at phys 0x%llx",
-		      (unsigned long long)pa);
-}
-END_TEST
-
 /*
- * A region of 4 MiB and a page: two 2 MiB chunks, which the pte method takes
- * out of the direct map as single 2 MiB entries, and a 4 KiB one.  A kcore
- * read of either kind of entry must find nothing.
+ * Control first, then a secretmem holder of @pages pages with a fresh
+ * pattern: a scan of every RAM segment of /proc/kcore must not find it.
  */
-SM_TEST(test_kcore_no_pattern_in_2mib_chunks)
+static void kcore_secret_not_found(size_t pages)
 {
-	struct holder_opts o = { .kind = MEM_SECRET, .pages = 2 * 512 + 1 };
+	struct holder_opts o = { .kind = MEM_SECRET, .pages = pages };
 	struct pattern ps;
 	struct holder hs;
 	struct kcore k;
@@ -835,12 +805,28 @@ SM_TEST(test_kcore_no_pattern_in_2mib_chunks)
 	kcore_control(&k);
 	pattern_new(&ps);
 	ck_assert_msg(!holder_start(&hs, &o, &ps, err, sizeof(err)),
-		      "secretmem holder of %zu pages: %s", o.pages, err);
+		      "secretmem holder of %zu pages: %s", pages, err);
 	r = kcore_scan_checked(&k, &ps, &pa);
 	holder_kill(&hs, SIGKILL);
 	kcore_close(&k);
 	ck_assert_msg(r == 0, "the secret is READABLE via /proc/kcore at phys 0x%llx",
 		      (unsigned long long)pa);
+}
+
+SM_TEST(test_kcore_no_pattern_while_mapped)
+{
+	kcore_secret_not_found(HOLD_PAGES);
+}
+END_TEST
+
+/*
+ * A region of 4 MiB and a page: two 2 MiB chunks, which the pte method takes
+ * out of the direct map as single 2 MiB entries, and a 4 KiB one.  A kcore
+ * read of either kind of entry must find nothing.
+ */
+SM_TEST(test_kcore_no_pattern_in_2mib_chunks)
+{
+	kcore_secret_not_found(2 * 512 + 1);
 }
 END_TEST
 

@@ -6,7 +6,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
+#include <grp.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <secretmem.h>
@@ -112,4 +114,21 @@ void kcore_control(struct kcore *k)
 	ck_assert_msg(r == 1, "control: kcore scan did not find the pattern in "
 		      "anonymous memory (scanned %llu MiB): the scan cannot detect a leak",
 		      (unsigned long long)(k->ram_bytes >> 20));
+}
+
+int drop_to_nobody(unsigned long memlock, char *msg, size_t n)
+{
+	struct rlimit rl = { memlock, memlock };
+	long cap;
+
+	if (setrlimit(RLIMIT_MEMLOCK, &rl))
+		CFAIL("setrlimit(RLIMIT_MEMLOCK): %s", strerror(errno));
+	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
+	    setresuid(65534, 65534, 65534))
+		CFAIL("dropping to uid/gid 65534: %s", strerror(errno));
+	cap = proc_status_kb(0, "CapEff");
+	if (cap != 0)
+		CFAIL("CapEff not 0 after dropping privileges (read %ld: %s)", cap,
+		      cap < 0 ? strerror(errno) : "capabilities left");
+	return 0;
 }

@@ -78,6 +78,12 @@ struct kcore;
  */
 void kcore_control(struct kcore *k);
 
+/*
+ * In a child: limit RLIMIT_MEMLOCK to @memlock bytes, become uid/gid 65534
+ * with no capabilities.  0, or 1 with the reason in msg (for CFAIL users).
+ */
+int drop_to_nobody(unsigned long memlock, char *msg, size_t n);
+
 /* A child_fn: map and touch *(size_t *)arg bytes of anonymous memory. */
 int touch_child(void *arg, char *msg, size_t n);
 

@@ -243,7 +243,6 @@ END_TEST
 
 static int memlock_child(void *arg, char *msg, size_t n)
 {
-	struct rlimit rl = { MEMLOCK_LIMIT, MEMLOCK_LIMIT };
 	struct secretmem_info info;
 	uint64_t want;
 	long lck;
@@ -251,13 +250,8 @@ static int memlock_child(void *arg, char *msg, size_t n)
 	int fd;
 
 	(void)arg;
-	if (setrlimit(RLIMIT_MEMLOCK, &rl))
-		CFAIL("setrlimit(RLIMIT_MEMLOCK): %s", strerror(errno));
-	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) ||
-	    setresuid(65534, 65534, 65534))
-		CFAIL("dropping to uid/gid 65534: %s", strerror(errno));
-	if (proc_status_kb(0, "CapEff") != 0)
-		CFAIL("CapEff not 0 after dropping privileges");
+	if (drop_to_nobody(MEMLOCK_LIMIT, msg, n))
+		return 1;
 	fd = open(SECRETMEM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		CFAIL("open %s as uid 65534: %s", SECRETMEM_DEVICE_PATH, strerror(errno));
