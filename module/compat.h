@@ -4,6 +4,8 @@
 #define _SECRETMEM_COMPAT_H
 
 #include <linux/mm.h>
+#include <linux/shrinker.h>
+#include <linux/slab.h>
 
 /*
  * Feature macros come from compat_autoconf.h, which conftest.sh writes by
@@ -33,5 +35,49 @@ static inline void sm_vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flag
 	vma->vm_flags &= ~flags;
 }
 #endif
+
+typedef unsigned long (*sm_shrink_fn)(struct shrinker *s,
+				     struct shrink_control *sc);
+
+/* Shrinkers are allocated by the kernel since 6.7. */
+static inline struct shrinker *sm_shrinker_create(const char *name,
+						  sm_shrink_fn count,
+						  sm_shrink_fn scan)
+{
+#ifdef SM_HAVE_SHRINKER_ALLOC
+	struct shrinker *s = shrinker_alloc(0, "%s", name);
+
+	if (!s)
+		return NULL;
+	s->count_objects = count;
+	s->scan_objects = scan;
+	s->seeks = DEFAULT_SEEKS;
+	shrinker_register(s);
+	return s;
+#else
+	struct shrinker *s = kzalloc(sizeof(*s), GFP_KERNEL);
+
+	if (!s)
+		return NULL;
+	s->count_objects = count;
+	s->scan_objects = scan;
+	s->seeks = DEFAULT_SEEKS;
+	if (register_shrinker(s, "%s", name)) {
+		kfree(s);
+		return NULL;
+	}
+	return s;
+#endif
+}
+
+static inline void sm_shrinker_destroy(struct shrinker *s)
+{
+#ifdef SM_HAVE_SHRINKER_ALLOC
+	shrinker_free(s);
+#else
+	unregister_shrinker(s);
+	kfree(s);
+#endif
+}
 
 #endif /* _SECRETMEM_COMPAT_H */

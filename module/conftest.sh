@@ -37,6 +37,10 @@ EOT
 	# vm_flags_set(): 6.3 and later.
 	test_feature SM_HAVE_VM_FLAGS_SET \
 		'void conftest(struct vm_area_struct *vma) { vm_flags_set(vma, VM_IO); }'
+	# shrinker_alloc()/shrinker_register(): 6.7 and later; before them,
+	# register_shrinker() on a caller-owned struct.
+	test_feature SM_HAVE_SHRINKER_ALLOC '#include <linux/shrinker.h>
+struct shrinker *conftest(void) { return shrinker_alloc(0, "conftest"); }'
 } >"$tmp/out.h"
 
 if ! cmp -s "$tmp/out.h" "$out"; then

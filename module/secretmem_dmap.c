@@ -205,55 +205,63 @@ static bool sm_pte_chunk_is_pmd(struct sm_chunk *chunk, unsigned int level)
  * round trip over exactly its 2 MiB, and then leaves as one entry.  A
  * smaller chunk needs 4 KiB entries: one page per large page is enough for
  * cpa to split the large page it sits in, and a chunk is naturally aligned,
- * so it lies in one.
+ * so it lies in one; chunks that follow each other in one 2 MiB range (a
+ * pool refill) share one representative.  Memory left uncached when write
+ * back cannot be restored is marked to be lost, never freed.
  */
 static int sm_pte_split(struct sm_chunk *chunks, unsigned int nr)
 {
+	unsigned long addr, last = 0;
+	unsigned int i, j, n = 0, need = 0, level;
 	struct page **reps;
-	unsigned int i, n = 0, level;
 	int ret = 0;
 
-	reps = kvmalloc_array(nr, sizeof(*reps), GFP_KERNEL);
-	if (!reps)
-		return -ENOMEM;
 	for (i = 0; i < nr; i++) {
-		unsigned long addr = (unsigned long)page_address(chunks[i].page);
-
+		addr = (unsigned long)page_address(chunks[i].page);
 		if (!sm_lookup(chunks[i].page, &level) || level == PG_LEVEL_4K)
 			continue;
 		if (chunks[i].order != SM_PMD_ORDER) {
-			reps[n++] = chunks[i].page;
+			need++;
 			continue;
 		}
 		if (level == PG_LEVEL_2M)
 			continue;
 		ret = set_memory_uc(addr, 1 << SM_PMD_ORDER);
 		if (ret)
-			goto out;
+			return ret;
 		ret = set_memory_wb(addr, 1 << SM_PMD_ORDER);
 		if (ret) {
-			/* Memory left uncached must not go back: lose it. */
 			pr_err("cannot restore write-back on 2 MiB, leaking it\n");
-			get_page(chunks[i].page);
-			goto out;
+			chunks[i].leak = true;
+			return ret;
 		}
 		atomic_long_inc(&sm_stats.dmap_splits);
 	}
-	if (!n)
-		goto out;
+	if (!need)
+		return 0;
+
+	reps = kvmalloc_array(need, sizeof(*reps), GFP_KERNEL);
+	if (!reps)
+		return -ENOMEM;
+	for (i = 0; i < nr; i++) {
+		addr = (unsigned long)page_address(chunks[i].page) & PMD_MASK;
+		if (chunks[i].order == SM_PMD_ORDER ||
+		    !sm_lookup(chunks[i].page, &level) || level == PG_LEVEL_4K ||
+		    (n && addr == last))
+			continue;
+		reps[n++] = chunks[i].page;
+		last = addr;
+	}
 	ret = set_pages_array_uc(reps, n);
 	if (ret)
 		goto out;
 	ret = set_pages_array_wb(reps, n);
 	if (ret) {
-		/*
-		 * Pages left uncached with a memtype reserved must not go
-		 * back to the allocator: lose them (only these, not the rest
-		 * of their chunks), loudly.
-		 */
-		pr_err("cannot restore write-back on %u pages, leaking them\n", n);
-		for (i = 0; i < n; i++)
-			get_page(reps[i]);
+		pr_err("cannot restore write-back on %u pages, leaking their chunks\n", n);
+		for (i = 0; i < nr; i++)
+			for (j = 0; j < n; j++)
+				if (chunks[i].page == reps[j])
+					chunks[i].leak = true;
 		goto out;
 	}
 	atomic_long_add(n, &sm_stats.dmap_splits);
@@ -455,8 +463,10 @@ int sm_dmap_set_uncached(struct sm_chunk *chunks, unsigned int nr, bool uc)
 		int n = 1 << chunks[i].order;
 
 		if (!uc) {
-			if (set_memory_wb(addr, n))
-				pr_err("cannot restore write-back on %d pages\n", n);
+			if (set_memory_wb(addr, n)) {
+				pr_err("cannot restore write-back on %d pages, leaking them\n", n);
+				chunks[i].leak = true;
+			}
 			continue;
 		}
 		ret = set_memory_uc(addr, n);
@@ -489,7 +499,7 @@ static int sm_dmap_selftest(void)
 			return -EFAULT;
 		}
 	}
-	__free_page(chunk.page);
+	sm_chunk_free(&chunk);
 	return ret;
 }
 

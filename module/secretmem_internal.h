@@ -5,6 +5,7 @@
 
 #include <linux/atomic.h>
 #include <linux/fs.h>
+#include <linux/gfp.h>
 #include <linux/mm_types.h>
 #include <linux/mutex.h>
 
@@ -16,11 +17,20 @@ struct sm_chunk {
 	struct page *page;
 	unsigned int order;
 	bool pmd;		/* out of the direct map as one 2 MiB entry */
+	bool leak;		/* left uncached: must never be freed */
 	u64 pmd_entry;		/* that entry as it was, to put back */
 };
 
 /* A chunk of this order may leave the direct map as one 2 MiB entry. */
 #define SM_PMD_ORDER	(PMD_SHIFT - PAGE_SHIFT)
+#define SM_PMD_PAGES	BIT(SM_PMD_ORDER)
+
+/* Give a chunk's pages back to the allocator, unless it must be lost. */
+static inline void sm_chunk_free(struct sm_chunk *chunk)
+{
+	if (!chunk->leak)
+		__free_pages(chunk->page, chunk->order);
+}
 
 /* What an open /dev/secretmem holds (file->private_data). */
 struct sm_file {
@@ -39,6 +49,7 @@ struct sm_stats {
 	atomic_long_t tlb_flushes;	/* kernel TLB flushes done by the module */
 	atomic_long_t dmap_changes;	/* pages removed from or restored to the direct map */
 	atomic_long_t dmap_splits;	/* large direct-map pages split by the module */
+	atomic_long_t pool_pages;	/* zeroed pages kept by the pool */
 };
 
 extern struct sm_stats sm_stats;
@@ -65,6 +76,20 @@ void sm_dmap_restore(struct sm_chunk *chunks, unsigned int nr);
 void sm_dmap_flush(void);
 bool sm_dmap_ibt_enforced(void);
 int sm_dmap_set_uncached(struct sm_chunk *chunks, unsigned int nr, bool uc);
+
+/* secretmem_pool.c: zeroed pages kept out of the direct map for reuse. */
+struct sm_pool;
+extern unsigned long sm_pool_max;
+int sm_pool_init(void);
+void sm_pool_exit(void);
+struct sm_pool *sm_pool_get(void);
+void sm_pool_put(struct sm_pool *pool);
+unsigned int sm_pool_take(struct sm_pool *pool, unsigned int order, bool ready,
+			  struct sm_chunk *chunks, unsigned int nr);
+unsigned int sm_pool_take_small(struct sm_pool *pool, struct sm_chunk *chunks,
+				unsigned int nr);
+void sm_pool_give(struct sm_pool *pool, struct sm_chunk *chunks, unsigned int nr);
+unsigned long sm_pool_drain(unsigned long pages);
 
 /* secretmem_mmap.c: the mmap path. */
 int sm_mmap(struct file *file, struct vm_area_struct *vma);

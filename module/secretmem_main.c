@@ -31,6 +31,29 @@ module_param_named(max_pages, sm_max_pages, ulong, 0644);
 MODULE_PARM_DESC(max_pages,
 		 "Most pages all regions together may hold (default: half of RAM)");
 
+/* Lowering it frees the excess at once; 0 turns the pool off. */
+static int sm_pool_max_set(const char *val, const struct kernel_param *kp)
+{
+	unsigned long max, held;
+	int ret = param_set_ulong(val, kp);
+
+	if (ret)
+		return ret;
+	max = READ_ONCE(sm_pool_max);
+	held = atomic_long_read(&sm_stats.pool_pages);
+	if (held > max)
+		sm_pool_drain(held - max);
+	return 0;
+}
+
+static const struct kernel_param_ops sm_pool_max_ops = {
+	.set = sm_pool_max_set,
+	.get = param_get_ulong,
+};
+module_param_cb(pool_max_pages, &sm_pool_max_ops, &sm_pool_max, 0644);
+MODULE_PARM_DESC(pool_max_pages,
+		 "Most zeroed pages kept out of the direct map for reuse (default: 1/16 of RAM, at most 65536; 0: no pool)");
+
 static char *dmap_method = "auto";
 module_param(dmap_method, charp, 0444);
 MODULE_PARM_DESC(dmap_method,
@@ -60,6 +83,7 @@ SM_STAT_ATTR(alloc_failures);
 SM_STAT_ATTR(tlb_flushes);
 SM_STAT_ATTR(dmap_changes);
 SM_STAT_ATTR(dmap_splits);
+SM_STAT_ATTR(pool_pages);
 
 static ssize_t dmap_method_show(struct device *dev,
 				struct device_attribute *attr, char *buf)
@@ -76,6 +100,7 @@ static struct attribute *sm_attrs[] = {
 	&dev_attr_tlb_flushes.attr,
 	&dev_attr_dmap_changes.attr,
 	&dev_attr_dmap_splits.attr,
+	&dev_attr_pool_pages.attr,
 	&dev_attr_dmap_method.attr,
 	NULL,
 };
@@ -227,6 +252,8 @@ static int sm_pm_notify(struct notifier_block *nb, unsigned long action,
 
 	if (action != PM_HIBERNATION_PREPARE && action != PM_RESTORE_PREPARE)
 		return NOTIFY_DONE;
+	/* Pooled pages hold nothing; they need not stop hibernation. */
+	sm_pool_drain(ULONG_MAX);
 	pages = atomic_long_read(&sm_stats.pages);
 	if (!pages)
 		return NOTIFY_DONE;
@@ -260,21 +287,29 @@ static int __init sm_init(void)
 		pr_err("cannot take pages out of the kernel direct map on this kernel; refusing to load\n");
 		return ret;
 	}
+	ret = sm_pool_init();
+	if (ret)
+		return ret;
 	sm_hibernation_veto = IS_ENABLED(CONFIG_HIBERNATION) &&
 			      !register_pm_notifier(&sm_pm_nb);
 	if (IS_ENABLED(CONFIG_HIBERNATION) && !sm_hibernation_veto) {
 		pr_err("cannot register the hibernation veto; refusing to load\n");
-		return -EIO;
+		ret = -EIO;
+		goto out_pool;
 	}
 	ret = misc_register(&sm_misc);
-	if (ret) {
-		if (sm_hibernation_veto)
-			unregister_pm_notifier(&sm_pm_nb);
-		return ret;
-	}
-	pr_info("version %s, direct map changed by the %s method, max_pages=%lu\n",
-		SM_VERSION, sm_dmap_method_name(), sm_max_pages);
+	if (ret)
+		goto out_pm;
+	pr_info("version %s, direct map changed by the %s method, max_pages=%lu, pool_max_pages=%lu\n",
+		SM_VERSION, sm_dmap_method_name(), sm_max_pages, sm_pool_max);
 	return 0;
+
+out_pm:
+	if (sm_hibernation_veto)
+		unregister_pm_notifier(&sm_pm_nb);
+out_pool:
+	sm_pool_exit();
+	return ret;
 }
 
 static void __exit sm_exit(void)
@@ -283,6 +318,7 @@ static void __exit sm_exit(void)
 	misc_deregister(&sm_misc);
 	if (sm_hibernation_veto)
 		unregister_pm_notifier(&sm_pm_nb);
+	sm_pool_exit();
 }
 
 module_init(sm_init);

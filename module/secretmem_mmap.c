@@ -27,9 +27,11 @@
 struct sm_region {
 	refcount_t vmas;		/* VMAs that map this region */
 	struct sm_file *smf;		/* the fd mapped; its VMAs keep it open */
+	struct sm_pool *pool;		/* where its pages go back, or NULL */
 	bool uncached;			/* pages are UC- instead of write-back */
 	unsigned long nr_pages;
 	unsigned int nr_chunks;
+	unsigned int nr_removed;	/* chunks[0..nr_removed) are out of the direct map */
 	struct sm_chunk chunks[];
 };
 
@@ -76,28 +78,41 @@ static void sm_scrub(struct sm_chunk *chunks, unsigned int nr)
 	}
 }
 
-static void sm_free_chunks(struct sm_chunk *chunks, unsigned int nr)
-{
-	unsigned int i;
-
-	for (i = 0; i < nr; i++)
-		__free_pages(chunks[i].page, chunks[i].order);
-}
-
 /*
  * Allocate @region's pages, zeroed, in chunks as large as the remaining
- * size and the allocator allow.  On failure every page is freed.
+ * size and the allocator allow.  Pages already out of the direct map come
+ * first and are counted in nr_removed.  On failure the caller releases
+ * what was taken (sm_region_release()).
  */
 static int sm_alloc_chunks(struct sm_region *region)
 {
 	const gfp_t gfp = GFP_KERNEL | __GFP_ZERO | __GFP_ACCOUNT | __GFP_NOWARN;
 	unsigned long left = region->nr_pages;
-	unsigned int order = SM_MAX_ORDER, tries = 0;
+	struct sm_chunk *chunks = region->chunks;
+	unsigned int order = SM_MAX_ORDER, tries = 0, n;
 	struct page *page;
+
+	if (region->pool) {
+		/* Ready pages: 2 MiB chunks, then single pages for the rest. */
+		n = sm_pool_take(region->pool, SM_PMD_ORDER, true, chunks,
+				 left >> SM_PMD_ORDER);
+		left -= (unsigned long)n << SM_PMD_ORDER;
+		region->nr_chunks = n;
+		n = sm_pool_take_small(region->pool, chunks + region->nr_chunks,
+				       left & (SM_PMD_PAGES - 1));
+		left -= n;
+		region->nr_chunks += n;
+		region->nr_removed = region->nr_chunks;
+		/* Spare 2 MiB chunks go out below with the new ones. */
+		n = sm_pool_take(region->pool, SM_PMD_ORDER, false,
+				 chunks + region->nr_chunks, left >> SM_PMD_ORDER);
+		left -= (unsigned long)n << SM_PMD_ORDER;
+		region->nr_chunks += n;
+	}
 
 	while (left) {
 		if (fatal_signal_pending(current))
-			goto fail_intr;
+			return -EINTR;
 		while ((1UL << order) > left)
 			order--;
 		if (++tries == READ_ONCE(sm_faults.alloc_nth))
@@ -107,40 +122,48 @@ static int sm_alloc_chunks(struct sm_region *region)
 					   gfp | __GFP_RETRY_MAYFAIL, order);
 		if (!page) {
 			if (!order)
-				goto fail_nomem;
+				return -ENOMEM;
 			order--;
 			continue;
 		}
-		region->chunks[region->nr_chunks].page = page;
-		region->chunks[region->nr_chunks].order = order;
+		memset(&chunks[region->nr_chunks], 0, sizeof(*chunks));
+		chunks[region->nr_chunks].page = page;
+		chunks[region->nr_chunks].order = order;
 		region->nr_chunks++;
 		left -= 1UL << order;
 		cond_resched();
 	}
 	return 0;
-
-fail_nomem:
-	sm_free_chunks(region->chunks, region->nr_chunks);
-	region->nr_chunks = 0;
-	return -ENOMEM;
-fail_intr:
-	sm_free_chunks(region->chunks, region->nr_chunks);
-	region->nr_chunks = 0;
-	return -EINTR;
 }
 
 /*
- * The order at teardown: the caller's PTEs are gone (the core mm zapped
- * them before ->close, or sm_mmap() did) -> restore the direct map ->
- * scrub -> free.
+ * Give back every page of @region; no PTE of any process maps them any
+ * more (the core mm zapped them before ->close, or sm_mmap() did).  The
+ * order: restore the direct map -> write-back again -> scrub -> free, or
+ * keep in the pool.
  */
-static void sm_region_free(struct sm_region *region)
+static void sm_region_release(struct sm_region *region, bool uncached)
 {
-	sm_dmap_restore(region->chunks, region->nr_chunks);
-	if (region->uncached)
+	unsigned int i;
+
+	sm_dmap_restore(region->chunks, region->nr_removed);
+	region->nr_removed = 0;
+	if (uncached)
 		sm_dmap_set_uncached(region->chunks, region->nr_chunks, false);
 	sm_scrub(region->chunks, region->nr_chunks);
-	sm_free_chunks(region->chunks, region->nr_chunks);
+	if (region->pool) {
+		sm_pool_give(region->pool, region->chunks, region->nr_chunks);
+		sm_pool_put(region->pool);
+	} else {
+		for (i = 0; i < region->nr_chunks; i++)
+			sm_chunk_free(&region->chunks[i]);
+	}
+	region->nr_chunks = 0;
+}
+
+static void sm_region_free(struct sm_region *region)
+{
+	sm_region_release(region, region->uncached);
 	atomic_long_sub(region->nr_pages, &region->smf->pages);
 	atomic_long_sub(region->nr_pages, &sm_stats.pages);
 	atomic_long_dec(&sm_stats.regions);
@@ -256,7 +279,7 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 	struct mm_struct *mm = vma->vm_mm;
 	struct sm_file *smf = file->private_data;
 	struct sm_region *region;
-	bool uncached;
+	bool uncached, uc_set = false;
 	int ret;
 
 	if (!(vma->vm_flags & VM_MAYSHARE) || vma->vm_pgoff)
@@ -285,19 +308,29 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 	region->smf = smf;
 	region->uncached = uncached;
 	refcount_set(&region->vmas, 1);
+	/* UC- pages take a memtype change each: they never come from the pool. */
+	if (!uncached)
+		region->pool = sm_pool_get();
 
 	ret = sm_alloc_chunks(region);
 	if (ret)
-		goto out_free_region;
+		goto out_release;
 	if (uncached) {
+		/* Undoes itself on failure. */
 		ret = sm_dmap_set_uncached(region->chunks, region->nr_chunks, true);
 		if (ret)
-			goto out_free_pages;
+			goto out_release;
+		uc_set = true;
 		vma->vm_page_prot = pgprot_noncached(vma->vm_page_prot);
 	}
-	ret = sm_dmap_remove(region->chunks, region->nr_chunks);
-	if (ret)
-		goto out_write_back;
+	/* One flush for all new chunks; none when all came ready. */
+	if (region->nr_chunks > region->nr_removed) {
+		ret = sm_dmap_remove(region->chunks + region->nr_removed,
+				     region->nr_chunks - region->nr_removed);
+		if (ret)
+			goto out_release;
+		region->nr_removed = region->nr_chunks;
+	}
 
 	/*
 	 * VM_DONTCOPY: a child of fork() gets nothing.  VM_IO with VM_PFNMAP
@@ -322,14 +355,8 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 out_unmap:
 	/* No page goes back while a PTE still points at it. */
 	zap_vma_ptes(vma, vma->vm_start, vma->vm_end - vma->vm_start);
-	sm_dmap_restore(region->chunks, region->nr_chunks);
-out_write_back:
-	if (uncached)
-		sm_dmap_set_uncached(region->chunks, region->nr_chunks, false);
-	sm_scrub(region->chunks, region->nr_chunks);
-out_free_pages:
-	sm_free_chunks(region->chunks, region->nr_chunks);
-out_free_region:
+out_release:
+	sm_region_release(region, uc_set);
 	kvfree(region);
 	if (ret == -ENOMEM)
 		atomic_long_inc(&sm_stats.alloc_failures);
