@@ -1168,12 +1168,14 @@ static TEST_TABLE(core_table, tests);
 static TEST_TABLE(last_table, last_tests);
 extern const struct test_table ioctl_table;
 extern const struct test_table robust_table;
+extern const struct test_table pool_table;
 
 /* Every file's table, in the order they run. */
 static const struct test_table *const tables[] = {
 	&core_table,
 	&ioctl_table,
 	&robust_table,
+	&pool_table,
 	&last_table,
 };
 

@@ -132,3 +132,18 @@ int drop_to_nobody(unsigned long memlock, char *msg, size_t n)
 		      cap < 0 ? strerror(errno) : "capabilities left");
 	return 0;
 }
+
+static long saved_pool_max = -1;
+
+void pool_off(void)
+{
+	saved_pool_max = read_long_file(SM_PARAM_POOL_MAX);
+	if (saved_pool_max > 0)
+		write_long_file(SM_PARAM_POOL_MAX, 0);
+}
+
+void pool_restore(void)
+{
+	if (saved_pool_max > 0)
+		write_long_file(SM_PARAM_POOL_MAX, saved_pool_max);
+}

@@ -87,4 +87,16 @@ int drop_to_nobody(unsigned long memlock, char *msg, size_t n);
 /* A child_fn: map and touch *(size_t *)arg bytes of anonymous memory. */
 int touch_child(void *arg, char *msg, size_t n);
 
+/* The module's page pool: its size parameter and how many pages it holds. */
+#define SM_PARAM_POOL_MAX	"/sys/module/secretmem_dev/parameters/pool_max_pages"
+#define SM_SYSFS_POOL_PAGES	"/sys/class/misc/secretmem/pool_pages"
+
+/*
+ * Fixtures for a test that counts exact allocations, TLB flushes or
+ * MemFree: turn the pool off (which frees what it holds), then put the
+ * size back.
+ */
+void pool_off(void);
+void pool_restore(void);
+
 #endif /* SM_TEST_H */

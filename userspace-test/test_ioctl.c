@@ -156,6 +156,19 @@ static void faults_off(void)
 			write_long_file(fault_params[i], 0);
 }
 
+/* The fault tests count allocations and MemFree: no pool in between. */
+static void faults_off_pool_off(void)
+{
+	faults_off();
+	pool_off();
+}
+
+static void faults_off_pool_restore(void)
+{
+	faults_off();
+	pool_restore();
+}
+
 /* ---- SECRETMEM_IOC_GET_INFO ---- */
 
 SM_TEST(test_get_info_fresh_fd)
@@ -1377,15 +1390,15 @@ static const struct test_entry ioctl_tests[] = {
 	T(test_hibernation_allowed_with_unmapped_fd),
 	T(test_hibernation_refused_while_mapped),
 	T(test_counters_readable_no_addresses),
-	T(test_counters_track_mmap),
+	TF(test_counters_track_mmap, pool_off, pool_restore),
 	TF(test_counters_alloc_failures_on_refusal, max_pages_save, max_pages_restore),
 	T(test_lib_alloc_free),
 	T(test_lib_alloc_einval),
 	T(test_lib_info_strerror),
 	T(test_example_key_runs),
-	TF(test_fault_alloc_nth, faults_off, faults_off),
-	TF(test_fault_dmap_nth, faults_off, faults_off),
-	TF(test_fault_map_nth, faults_off, faults_off),
+	TF(test_fault_alloc_nth, faults_off_pool_off, faults_off_pool_restore),
+	TF(test_fault_dmap_nth, faults_off_pool_off, faults_off_pool_restore),
+	TF(test_fault_map_nth, faults_off_pool_off, faults_off_pool_restore),
 };
 
 TEST_TABLE(ioctl_table, ioctl_tests);
