@@ -52,7 +52,7 @@ static const struct kernel_param_ops sm_pool_max_ops = {
 };
 module_param_cb(pool_max_pages, &sm_pool_max_ops, &sm_pool_max, 0644);
 MODULE_PARM_DESC(pool_max_pages,
-		 "Most zeroed pages kept out of the direct map for reuse (default: 1/16 of RAM, at most 65536; 0: no pool)");
+		 "Most zeroed pages kept out of the direct map for reuse (default: 1/8 of RAM, at most 65536; 0: no pool)");
 
 static char *dmap_method = "auto";
 module_param(dmap_method, charp, 0444);

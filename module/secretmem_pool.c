@@ -35,7 +35,11 @@
  *
  * Pages are charged to the memory cgroup of the task that allocated them
  * (__GFP_ACCOUNT); modules cannot move a charge, so each cgroup has a pool
- * of its own and no task is served pages charged to another cgroup.
+ * of its own and no task is served pages charged to another cgroup.  The
+ * shrinker is not memory-cgroup aware (that needs list_lru and shrinker
+ * bits a module cannot set on 6.1), so a cgroup's own reclaim cannot empty
+ * its pool: a cgroup below the root keeps at most SM_PMD_PAGES pages, so
+ * that pooled pages cannot push it into its limit by more than one batch.
  *
  * Bounds: pool_max_pages pages over all pools (writing a lower value
  * frees the excess at once; 0 turns the pool off); a shrinker gives pages
@@ -53,6 +57,7 @@ struct sm_pool {
 	struct list_head node;		/* in sm_pools */
 	struct mem_cgroup *memcg;	/* whose pages these are (a reference) */
 	unsigned long users;		/* regions that will give pages back */
+	bool limited;			/* a cgroup below the root: SM_PMD_PAGES at most */
 	unsigned long nr_pages;		/* pages on the lists */
 	/*
 	 * Pages linked by page->lru; a ready 2 MiB chunk taken out as one
@@ -73,6 +78,7 @@ unsigned long sm_pool_max = ULONG_MAX;
 
 static void sm_pool_idle_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(sm_pool_idle_work, sm_pool_idle_fn);
+static unsigned long sm_pool_last_use;	/* jiffies */
 static struct shrinker *sm_shrinker;
 
 static unsigned int sm_size_order(int size)
@@ -91,10 +97,25 @@ static void sm_pool_free(struct sm_pool *pool)
 	kfree(pool);
 }
 
-/* Drain all of it after SM_POOL_IDLE with no further activity. */
+/*
+ * Drain all of it after SM_POOL_IDLE with no further activity.  The hot
+ * path only stamps the time; the work re-arms itself while there is use.
+ */
 static void sm_pool_touch(void)
 {
-	mod_delayed_work(system_wq, &sm_pool_idle_work, SM_POOL_IDLE);
+	WRITE_ONCE(sm_pool_last_use, jiffies);
+	if (!delayed_work_pending(&sm_pool_idle_work))
+		queue_delayed_work(system_wq, &sm_pool_idle_work, SM_POOL_IDLE);
+}
+
+/* Is @memcg a cgroup below the root, whose own reclaim the shrinker misses? */
+static bool sm_memcg_limited(struct mem_cgroup *memcg)
+{
+#ifdef CONFIG_MEMCG
+	return memcg && memcg->css.parent;
+#else
+	return false;
+#endif
 }
 
 static struct sm_pool *sm_pool_find(struct mem_cgroup *memcg)
@@ -138,6 +159,7 @@ struct sm_pool *sm_pool_get(void)
 		return NULL;
 	}
 	new->memcg = memcg;
+	new->limited = sm_memcg_limited(memcg);
 	new->users = 1;
 	for (i = 0; i < SM_SIZES; i++)
 		for (j = 0; j < SM_STATES; j++)
@@ -228,10 +250,13 @@ static void sm_pool_add(struct sm_pool *pool, int state, struct sm_chunk *c,
 	}
 }
 
-static bool sm_pool_has_room(unsigned long pages)
+/* May @pool keep @pages more pages? */
+static bool sm_pool_has_room(struct sm_pool *pool, unsigned long pages)
 {
 	unsigned long now = atomic_long_read(&sm_stats.pool_pages);
 
+	if (pool->limited && pool->nr_pages + pages > SM_PMD_PAGES)
+		return false;
 	return now + pages <= READ_ONCE(sm_pool_max);
 }
 
@@ -252,7 +277,7 @@ static int sm_pool_refill(struct sm_pool *pool, unsigned int need)
 	if (!batch)
 		return -ENOMEM;
 	n = sm_pool_take(pool, 0, false, batch, SM_PMD_PAGES);
-	if (n < need && sm_pool_has_room(n + SM_PMD_PAGES - need)) {
+	if (n < need && sm_pool_has_room(pool, n + SM_PMD_PAGES - need)) {
 		page = alloc_pages(gfp, SM_PMD_ORDER);
 		if (page) {
 			split_page(page, SM_PMD_ORDER);
@@ -312,7 +337,7 @@ void sm_pool_give(struct sm_pool *pool, struct sm_chunk *chunks, unsigned int nr
 		struct sm_chunk *c = &chunks[i];
 
 		if (c->leak || (c->order && c->order != SM_PMD_ORDER) ||
-		    !sm_pool_has_room(1UL << c->order))
+		    !sm_pool_has_room(pool, 1UL << c->order))
 			continue;
 		sm_pool_add(pool, SM_SPARE, c, 1);
 		c->page = NULL;
@@ -394,6 +419,12 @@ unsigned long sm_pool_drain(unsigned long pages)
 
 static void sm_pool_idle_fn(struct work_struct *work)
 {
+	unsigned long idle_at = READ_ONCE(sm_pool_last_use) + SM_POOL_IDLE;
+
+	if (time_before(jiffies, idle_at)) {
+		queue_delayed_work(system_wq, &sm_pool_idle_work, idle_at - jiffies);
+		return;
+	}
 	sm_pool_drain(ULONG_MAX);
 }
 
@@ -407,11 +438,11 @@ static unsigned long sm_pool_scan(struct shrinker *s, struct shrink_control *sc)
 	return sm_pool_drain(sc->nr_to_scan) ?: SHRINK_STOP;
 }
 
-/* Default size: 1/16 of RAM, at most 256 MiB. */
+/* Default size: 1/8 of RAM, at most 256 MiB. */
 int sm_pool_init(void)
 {
 	if (sm_pool_max == ULONG_MAX)
-		sm_pool_max = min(totalram_pages() / 16, 65536UL);
+		sm_pool_max = min(totalram_pages() / 8, 65536UL);
 	sm_shrinker = sm_shrinker_create("secretmem_dev-pool", sm_pool_count,
 					 sm_pool_scan);
 	return sm_shrinker ? 0 : -ENOMEM;

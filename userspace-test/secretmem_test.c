@@ -1155,7 +1155,7 @@ static const struct test_entry tests[] = {
 	T(test_kcore_no_trace_after_exit),
 	T(test_kcore_no_trace_after_sigkill),
 	T(test_pages_allocated_at_mmap),
-	T(test_memfree_restored),
+	TF(test_memfree_restored, pool_off, pool_restore),	/* the allocator's, not the pool's */
 	T(test_touch_memavailable_after_free),
 	T(test_sysfs_counters),
 };

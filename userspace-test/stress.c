@@ -164,7 +164,9 @@ static void child_setup(void)
 
 static const char *const param_names[] = {
 	"max_pages", "fault_alloc_nth", "fault_dmap_nth", "fault_map_nth",
+	"pool_max_pages",
 };
+#define PARAM_POOL_MAX	4
 #define NPARAMS	(sizeof(param_names) / sizeof(param_names[0]))
 static char param_saved[NPARAMS][32];	/* text, for the signal handler too */
 static long param_saved_val[NPARAMS];
@@ -1466,6 +1468,7 @@ struct toggler {
 static void *toggler_main(void *arg)
 {
 	struct toggler *t = arg;
+	static const long pool_sizes[] = { 0, 1, 64, 512, 4096 };
 	struct rng r;
 	long v[3];
 	int i;
@@ -1477,11 +1480,16 @@ static void *toggler_main(void *arg)
 		atomic_store(&faults_armed, v[0] || v[1] || v[2]);
 		for (i = 0; i < 3; i++)
 			param_set(1 + i, v[i]);
+		/* Resize (and so drain) the pool while mmaps and teardowns run. */
+		if (param_ok(PARAM_POOL_MAX) && rnd(&r) % 4 == 0)
+			param_set(PARAM_POOL_MAX, pool_sizes[rnd(&r) % 5]);
 		t->toggles++;
 		msleep(rnd_range(&r, 1, 30));
 	}
 	for (i = 0; i < 3; i++)
 		param_set(1 + i, 0);
+	if (param_ok(PARAM_POOL_MAX))
+		param_set(PARAM_POOL_MAX, param_saved_val[PARAM_POOL_MAX]);
 	msleep(5);
 	atomic_store(&faults_armed, 0);
 	return NULL;
@@ -1768,6 +1776,22 @@ int main(int argc, char **argv)
 	dm1 = directmap_kb();
 	if (dm1 != dm0)
 		fail("DirectMap4k+2M+1G went %ld -> %ld kB", dm0, dm1);
+	if (param_ok(PARAM_POOL_MAX)) {
+		/* The pool within its bound, and every page of it freeable. */
+		v = counter("pool_pages");
+		if (v > param_saved_val[PARAM_POOL_MAX])
+			fail("pool holds %ld pages, pool_max_pages %ld", v,
+			     param_saved_val[PARAM_POOL_MAX]);
+		param_set(PARAM_POOL_MAX, 0);
+		v = counter("pool_pages");
+		param_set(PARAM_POOL_MAX, param_saved_val[PARAM_POOL_MAX]);
+		if (v != 0)
+			fail("pool holds %ld pages with pool_max_pages=0", v);
+		dm1 = directmap_kb();
+		if (dm1 != dm0)
+			fail("DirectMap4k+2M+1G went %ld -> %ld kB after the pool drained",
+			     dm0, dm1);
+	}
 	if (kernel_bad_taint() != taint0)
 		fail("kernel taint gained WARN/DIE (check dmesg)");
 	if (k.fd >= 0) {
