@@ -696,36 +696,65 @@ static void bench_rw_uncached(int passes, const struct rw_res *wb)
 	       uc.copy_mbs / wb->copy_mbs);
 }
 
+#define RW_ROUNDS	5
+
+/* Median over rounds of each rate; the first failed round's error wins. */
+static void rw_combine(struct rw_res *out, struct rw_res *r, int rounds)
+{
+	double rd[RW_ROUNDS], wr[RW_ROUNDS], cp[RW_ROUNDS];
+	int i;
+
+	for (i = 0; i < rounds; i++) {
+		if (r[i].err) {
+			*out = r[i];
+			return;
+		}
+		rd[i] = r[i].read_mbs;
+		wr[i] = r[i].write_mbs;
+		cp[i] = r[i].copy_mbs;
+	}
+	*out = r[0];
+	out->read_mbs = median(rd, rounds);
+	out->write_mbs = median(wr, rounds);
+	out->copy_mbs = median(cp, rounds);
+}
+
 static void bench_rw(void)
 {
-	struct rw_res res[NR_BACKENDS];
+	struct rw_res res[NR_BACKENDS], round[NR_BACKENDS][RW_ROUNDS];
 	long ctr[NR_CTRS] = { 0 };
-	bool ctr_ok = false;
-	int passes = quick ? 3 : 7;
-	int b, i;
+	bool ctr_ok = true;
+	int passes = quick ? 3 : 7, rounds = quick ? 1 : RW_ROUNDS;
+	int b, i, r;
 
-	printf("\n[3] sequential throughput over a %zu MiB mapping, MB/s (10^6 B/s), median of %d passes\n",
-	       RW_SIZE / MIB, passes);
-	printf("    each backend in a fresh fork()ed child: map, touch, sleep 100 ms, then per pass\n");
+	printf("\n[3] sequential throughput over a %zu MiB mapping, MB/s (10^6 B/s), median of %d rounds\n",
+	       RW_SIZE / MIB, rounds);
+	printf("    of the median of %d passes; per round each backend in a fresh fork()ed child,\n",
+	       passes);
+	printf("    backends interleaved: map, touch, sleep 100 ms, then per pass\n");
 	printf("    write = memset, read = 64-bit sum, copy = memcpy first half -> second half\n");
 	fflush(stdout);
-	for (b = 0; b < NR_BACKENDS; b++) {
-		struct ctrs c0, c1;
+	for (r = 0; r < rounds; r++) {
+		for (b = 0; b < NR_BACKENDS; b++) {
+			struct ctrs c0, c1;
 
-		if (avail_err[b]) {
-			res[b].err = avail_err[b];
-			snprintf(res[b].step, sizeof(res[b].step), "%s",
-				 b == B_DEV ? "open" : "memfd_secret");
-			continue;
-		}
-		if (b == B_DEV)
-			ctrs_read(&c0);
-		run_rw(b, passes, &res[b]);
-		if (b == B_DEV) {
-			ctrs_read(&c1);
-			ctr_ok = ctrs_add(ctr, &c0, &c1);
+			if (avail_err[b]) {
+				round[b][r].err = avail_err[b];
+				snprintf(round[b][r].step, sizeof(round[b][r].step), "%s",
+					 b == B_DEV ? "open" : "memfd_secret");
+				continue;
+			}
+			if (b == B_DEV)
+				ctrs_read(&c0);
+			run_rw(b, passes, &round[b][r]);
+			if (b == B_DEV) {
+				ctrs_read(&c1);
+				ctr_ok = ctrs_add(ctr, &c0, &c1) && ctr_ok;
+			}
 		}
 	}
+	for (b = 0; b < NR_BACKENDS; b++)
+		rw_combine(&res[b], round[b], rounds);
 
 	printf("\n    %-16s %12s %12s %12s\n", "backend", "read", "write", "copy");
 	for (b = 0; b < NR_BACKENDS; b++) {
@@ -761,7 +790,7 @@ static void bench_rw(void)
 		       res[B_MEMFD].write_mbs / res[B_ANON].write_mbs,
 		       res[B_MEMFD].copy_mbs / res[B_ANON].copy_mbs);
 	if (!res[B_DEV].err && ctr_ok) {
-		double mib = (double)RW_SIZE / MIB;
+		double mib = (double)RW_SIZE / MIB * rounds;
 
 		printf("    /dev/secretmem counters per MiB:");
 		for (i = 0; i < NR_CTRS; i++)
