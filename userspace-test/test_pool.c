@@ -21,6 +21,7 @@
 #define SYSFS_DEV	"/sys/class/misc/" SECRETMEM_DEVICE_NAME "/"
 #define PARAMS		"/sys/module/" SECRETMEM_MODULE_NAME "/parameters/"
 #define DROP_CACHES	"/proc/sys/vm/drop_caches"
+#define SNAPSHOT	"/dev/snapshot"
 #define CG_ROOT		"/sys/fs/cgroup"
 #define CG_GROUP	CG_ROOT "/smpool"
 
@@ -232,6 +233,28 @@ SM_TEST(test_pool_shrinker_frees_pages)
 END_TEST
 
 /*
+ * Hibernation (opening /dev/snapshot runs its prepare step) empties the
+ * pool first: pooled pages hold nothing and must not block it.
+ */
+SM_TEST(test_pool_drained_before_hibernation)
+{
+	int fd;
+
+	POOL_OR_SKIP();
+	if (access(SNAPSHOT, F_OK))
+		SKIP("%s missing: kernel without hibernation", SNAPSHOT);
+	map_fill_unmap(4 << 20, 0x99);
+	ck_assert_msg(pool_pages() > 0, "nothing went to the pool after munmap");
+	ck_assert_msg(counter("pages") == 0, "%ld secret pages in use", counter("pages"));
+	fd = open(SNAPSHOT, O_RDONLY | O_CLOEXEC);
+	ck_assert_msg(fd >= 0, "open(%s) with only pooled pages: %s", SNAPSHOT, strerror(errno));
+	close(fd);
+	ck_assert_msg(pool_pages() == 0, "pool holds %ld pages after the hibernation prepare "
+		      "step", pool_pages());
+}
+END_TEST
+
+/*
  * A failing mmap served partly from the pool rolls back fully: the pool's
  * ready pages go back too, and draining then frees every page.
  */
@@ -370,6 +393,7 @@ static const struct test_entry pool_tests[] = {
 	TF(test_pool_max_zero_frees_all, pool_fresh, pool_put_back),
 	TF(test_pool_drains_when_idle, pool_fresh, pool_put_back),
 	TF(test_pool_shrinker_frees_pages, pool_fresh, pool_put_back),
+	TF(test_pool_drained_before_hibernation, pool_fresh, pool_put_back),
 	TF(test_pool_failed_mmap_rolls_back, pool_fresh, pool_put_back),
 	TF(test_pool_not_shared_across_memcg, pool_fresh, pool_put_back),
 };
