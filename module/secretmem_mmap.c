@@ -32,8 +32,37 @@ struct sm_region {
 	unsigned long nr_pages;
 	unsigned int nr_chunks;
 	unsigned int nr_removed;	/* chunks[0..nr_removed) are out of the direct map */
-	struct sm_chunk chunks[];
+	unsigned long max_chunks;	/* room in chunks[] */
+	struct sm_chunk *chunks;
 };
+
+/*
+ * Room for the chunks of a region when the allocator does not fall back to
+ * smaller orders: one per 2 MiB, one per page of the rest.
+ */
+static unsigned long sm_chunks_expected(unsigned long nr_pages)
+{
+	return (nr_pages >> SM_PMD_ORDER) + (nr_pages & (SM_PMD_PAGES - 1));
+}
+
+/* Make room for @more chunks beyond nr_chunks. */
+static int sm_chunks_grow(struct sm_region *region, unsigned long more)
+{
+	unsigned long want = region->nr_chunks + more;
+	struct sm_chunk *chunks;
+
+	if (want <= region->max_chunks)
+		return 0;
+	chunks = kvmalloc_array(want, sizeof(*chunks),
+				GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!chunks)
+		return -ENOMEM;
+	memcpy(chunks, region->chunks, region->nr_chunks * sizeof(*chunks));
+	kvfree(region->chunks);
+	region->chunks = chunks;
+	region->max_chunks = want;
+	return 0;
+}
 
 static void sm_update_peak(long now)
 {
@@ -91,6 +120,7 @@ static int sm_alloc_chunks(struct sm_region *region)
 	struct sm_chunk *chunks = region->chunks;
 	unsigned int order = SM_MAX_ORDER, tries = 0, n;
 	struct page *page;
+	int ret;
 
 	if (region->pool) {
 		/* Ready pages: 2 MiB chunks, then single pages for the rest. */
@@ -125,6 +155,15 @@ static int sm_alloc_chunks(struct sm_region *region)
 				return -ENOMEM;
 			order--;
 			continue;
+		}
+		/* A fallback to smaller orders: room for one chunk per page. */
+		if (region->nr_chunks == region->max_chunks) {
+			ret = sm_chunks_grow(region, left);
+			if (ret) {
+				__free_pages(page, order);
+				return ret;
+			}
+			chunks = region->chunks;
 		}
 		memset(&chunks[region->nr_chunks], 0, sizeof(*chunks));
 		chunks[region->nr_chunks].page = page;
@@ -161,13 +200,19 @@ static void sm_region_release(struct sm_region *region, bool uncached)
 	region->nr_chunks = 0;
 }
 
+static void sm_region_kfree(struct sm_region *region)
+{
+	kvfree(region->chunks);
+	kfree(region);
+}
+
 static void sm_region_free(struct sm_region *region)
 {
 	sm_region_release(region, region->uncached);
 	atomic_long_sub(region->nr_pages, &region->smf->pages);
 	atomic_long_sub(region->nr_pages, &sm_stats.pages);
 	atomic_long_dec(&sm_stats.regions);
-	kvfree(region);
+	sm_region_kfree(region);
 }
 
 /*
@@ -298,10 +343,15 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 		goto out_unreserve;
 	}
 
-	region = kvzalloc(struct_size(region, chunks, nr_pages),
-			  GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	if (!region) {
-		ret = -ENOMEM;
+	ret = -ENOMEM;
+	region = kzalloc(sizeof(*region), GFP_KERNEL_ACCOUNT);
+	if (!region)
+		goto out_uncharge;
+	region->max_chunks = sm_chunks_expected(nr_pages);
+	region->chunks = kvmalloc_array(region->max_chunks, sizeof(*region->chunks),
+					GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!region->chunks) {
+		kfree(region);
 		goto out_uncharge;
 	}
 	region->nr_pages = nr_pages;
@@ -357,7 +407,7 @@ out_unmap:
 	zap_vma_ptes(vma, vma->vm_start, vma->vm_end - vma->vm_start);
 out_release:
 	sm_region_release(region, uc_set);
-	kvfree(region);
+	sm_region_kfree(region);
 	if (ret == -ENOMEM)
 		atomic_long_inc(&sm_stats.alloc_failures);
 out_uncharge:
