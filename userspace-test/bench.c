@@ -404,7 +404,8 @@ static void bench_latency(void)
 
 	printf("\n[2] mmap + touch (1 byte per 4 KiB) + munmap, median of reps\n");
 	printf("    timed: /dev/secretmem open+mmap+close fd; memfd_secret()+ftruncate+mmap+close fd;\n");
-	printf("    anon mmap+mlock; then touch and munmap.  Backends interleaved per rep.\n");
+	printf("    anon mmap+mlock; then touch and munmap.  Backends interleaved per rep,\n");
+	printf("    in an order that rotates from rep to rep.\n");
 	fflush(stdout);
 
 	for (si = 0; si < nsizes; si++) {
@@ -423,13 +424,17 @@ static void bench_latency(void)
 		}
 		for (r = 0; r < sz->max_reps; r++) {
 			bool any = false;
+			int k;
 
-			for (b = 0; b < NR_BACKENDS; b++) {
-				struct lat *l = &res[si][b];
+			/* Rotate the order: each backend follows each other one alike. */
+			for (k = 0; k < NR_BACKENDS; k++) {
+				struct lat *l;
 				struct ctrs c0, c1;
 				uint64_t ns;
 				int err;
 
+				b = (k + r) % NR_BACKENDS;
+				l = &res[si][b];
 				if (l->err)
 					continue;
 				any = true;
