@@ -88,6 +88,8 @@ unsigned int sm_pool_take(struct sm_pool *pool, unsigned int order, bool ready,
 			  struct sm_chunk *chunks, unsigned int nr);
 unsigned int sm_pool_take_small(struct sm_pool *pool, struct sm_chunk *chunks,
 				unsigned int nr);
+unsigned int sm_pool_take_big(struct sm_pool *pool, struct sm_chunk *chunks,
+			      unsigned int nr);
 void sm_pool_give(struct sm_pool *pool, struct sm_chunk *chunks, unsigned int nr);
 unsigned long sm_pool_drain(unsigned long pages);
 

@@ -124,8 +124,7 @@ static int sm_alloc_chunks(struct sm_region *region)
 
 	if (region->pool) {
 		/* Ready pages: 2 MiB chunks, then single pages for the rest. */
-		n = sm_pool_take(region->pool, SM_PMD_ORDER, true, chunks,
-				 left >> SM_PMD_ORDER);
+		n = sm_pool_take_big(region->pool, chunks, left >> SM_PMD_ORDER);
 		left -= (unsigned long)n << SM_PMD_ORDER;
 		region->nr_chunks = n;
 		n = sm_pool_take_small(region->pool, chunks + region->nr_chunks,

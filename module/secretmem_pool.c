@@ -30,8 +30,9 @@
  * Single pages are made ready in batches of up to 512: the spare ones plus,
  * when they are too few, one fresh 2 MiB chunk cut into single pages (one
  * split of one 2 MiB direct-map page), all taken out with one TLB flush.
- * Spare 2 MiB chunks go out with the new chunks of the mmap() that takes
- * them, in its one flush.
+ * Spare 2 MiB chunks are made ready in batches of up to SM_BIG_BATCH when
+ * they cover what an mmap() lacks; otherwise that mmap() takes them out
+ * with its new chunks, in its one flush.
  *
  * Pages are charged to the memory cgroup of the task that allocated them
  * (__GFP_ACCOUNT); modules cannot move a charge, so each cgroup has a pool
@@ -49,6 +50,7 @@
  */
 
 #define SM_POOL_IDLE	(5 * HZ)
+#define SM_BIG_BATCH	64	/* spare 2 MiB chunks made ready at once */
 
 enum { SM_SMALL, SM_BIG, SM_SIZES };
 enum { SM_READY, SM_SPARE, SM_STATES };
@@ -59,6 +61,7 @@ struct sm_pool {
 	unsigned long users;		/* regions that will give pages back */
 	bool limited;			/* a cgroup below the root: SM_PMD_PAGES at most */
 	unsigned long nr_pages;		/* pages on the lists */
+	unsigned long nr[SM_SIZES][SM_STATES];	/* chunks on each list */
 	/*
 	 * Pages linked by page->lru; a ready 2 MiB chunk taken out as one
 	 * entry keeps that entry in page->private, else it is 0.
@@ -226,6 +229,7 @@ unsigned int sm_pool_take(struct sm_pool *pool, unsigned int order, bool ready,
 		set_page_private(page, 0);
 		n++;
 	}
+	pool->nr[size][ready ? SM_READY : SM_SPARE] -= n;
 	pool->nr_pages -= (unsigned long)n << order;
 	atomic_long_sub((long)n << order, &sm_stats.pool_pages);
 	spin_unlock(&sm_pool_lock);
@@ -234,7 +238,10 @@ unsigned int sm_pool_take(struct sm_pool *pool, unsigned int order, bool ready,
 	return n;
 }
 
-/* Put zeroed chunks on a pool's list; they must fit (checked by caller). */
+/*
+ * Put zeroed chunks on a pool's list; they must fit (checked by caller).
+ * A chunk to be lost (left uncached) is never pooled.
+ */
 static void sm_pool_add(struct sm_pool *pool, int state, struct sm_chunk *c,
 			unsigned int nr)
 {
@@ -243,8 +250,12 @@ static void sm_pool_add(struct sm_pool *pool, int state, struct sm_chunk *c,
 	for (i = 0; i < nr; i++) {
 		int size = c[i].order ? SM_BIG : SM_SMALL;
 
+		if (c[i].leak)
+			continue;
+
 		set_page_private(c[i].page, c[i].pmd ? c[i].pmd_entry : 0);
 		list_add(&c[i].page->lru, &pool->lists[size][state]);
+		pool->nr[size][state]++;
 		pool->nr_pages += 1UL << c[i].order;
 		atomic_long_add(1L << c[i].order, &sm_stats.pool_pages);
 	}
@@ -319,6 +330,51 @@ unsigned int sm_pool_take_small(struct sm_pool *pool, struct sm_chunk *chunks,
 	return n;
 }
 
+/* Make up to SM_BIG_BATCH spare 2 MiB chunks ready, if at least @need exist. */
+static int sm_pool_ready_big(struct sm_pool *pool, unsigned int need)
+{
+	struct sm_chunk *batch;
+	unsigned int n;
+	bool enough;
+	int ret;
+
+	spin_lock(&sm_pool_lock);
+	enough = need <= SM_BIG_BATCH && pool->nr[SM_BIG][SM_SPARE] >= need;
+	spin_unlock(&sm_pool_lock);
+	if (!enough)
+		return -ENOENT;
+	batch = kmalloc_array(SM_BIG_BATCH, sizeof(*batch), GFP_KERNEL);
+	if (!batch)
+		return -ENOMEM;
+	n = sm_pool_take(pool, SM_PMD_ORDER, false, batch, SM_BIG_BATCH);
+	ret = n ? sm_dmap_remove(batch, n) : -ENOENT;
+	/* On failure they are back in the direct map, still zero and spare. */
+	spin_lock(&sm_pool_lock);
+	sm_pool_add(pool, ret ? SM_SPARE : SM_READY, batch, n);
+	spin_unlock(&sm_pool_lock);
+	kfree(batch);
+	return ret;
+}
+
+/**
+ * sm_pool_take_big - serve ready 2 MiB chunks, making spare ones ready
+ * @pool: the caller's pool
+ * @chunks: where to put them
+ * @nr: how many
+ *
+ * Return: the number served; the caller takes spare ones or allocates the
+ * rest itself.
+ */
+unsigned int sm_pool_take_big(struct sm_pool *pool, struct sm_chunk *chunks,
+			      unsigned int nr)
+{
+	unsigned int n = sm_pool_take(pool, SM_PMD_ORDER, true, chunks, nr);
+
+	if (n < nr && !sm_pool_ready_big(pool, nr - n))
+		n += sm_pool_take(pool, SM_PMD_ORDER, true, chunks + n, nr - n);
+	return n;
+}
+
 /**
  * sm_pool_give - keep a torn-down region's pages, or free them
  * @pool: the region's pool
@@ -375,6 +431,7 @@ static bool sm_pool_pop(struct sm_chunk *chunk, bool *ready)
 				chunk->pmd = page_private(page) != 0;
 				set_page_private(page, 0);
 				*ready = state == SM_READY;
+				pool->nr[size][state]--;
 				pool->nr_pages -= 1UL << chunk->order;
 				atomic_long_sub(1L << chunk->order, &sm_stats.pool_pages);
 				if (!pool->users && sm_pool_empty(pool)) {

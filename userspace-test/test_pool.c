@@ -126,6 +126,31 @@ SM_TEST(test_pool_small_mmaps_no_flush)
 }
 END_TEST
 
+/*
+ * 2 MiB mappings reuse pooled 2 MiB chunks made ready in one batch: one
+ * TLB flush for a run of them, and no split.
+ */
+SM_TEST(test_pool_2mib_mmaps_batched)
+{
+	long t0, s0, t1, s1;
+	int i;
+
+	POOL_OR_SKIP();
+	map_fill_unmap(16 << 20, 0x5b);	/* 8 spare 2 MiB chunks */
+	t0 = counter("tlb_flushes");
+	s0 = counter("dmap_splits");
+	for (i = 0; i < 8; i++)
+		map_fill_unmap(2 << 20, 0x5b);
+	t1 = counter("tlb_flushes");
+	s1 = counter("dmap_splits");
+	printf("%s: 8 2 MiB mmaps: %ld TLB flushes, %ld splits\n", tcase_name(), t1 - t0,
+	       s1 - s0);
+	ck_assert_msg(t1 - t0 <= 1, "8 2 MiB mmaps from the pool took %ld TLB flushes "
+		      "(at most 1 expected)", t1 - t0);
+	ck_assert_msg(s1 == s0, "8 2 MiB mmaps split %ld direct-map pages", s1 - s0);
+}
+END_TEST
+
 /* A page that held a secret comes back from the pool zeroed, at every size. */
 SM_TEST(test_pool_reused_pages_zeroed)
 {
@@ -388,6 +413,7 @@ END_TEST
 
 static const struct test_entry pool_tests[] = {
 	TF(test_pool_small_mmaps_no_flush, pool_fresh, pool_put_back),
+	TF(test_pool_2mib_mmaps_batched, pool_fresh, pool_put_back),
 	TF(test_pool_reused_pages_zeroed, pool_fresh, pool_put_back),
 	TF(test_pool_bounded_by_max, pool_fresh, pool_put_back),
 	TF(test_pool_max_zero_frees_all, pool_fresh, pool_put_back),
