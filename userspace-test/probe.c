@@ -814,6 +814,25 @@ int write_long_file(const char *path, long val)
 	return ret;
 }
 
+bool file_has(const char *path, const char *word)
+{
+	char buf[4096];
+
+	return !read_text(path, buf, sizeof(buf)) && strstr(buf, word);
+}
+
+int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
+		ret = -1;
+	close(fd);
+	return ret;
+}
+
 long kernel_bad_taint(void)
 {
 	long t = read_long_file("/proc/sys/kernel/tainted");

@@ -128,6 +128,10 @@ long meminfo_kb(const char *key);
 /* First integer in a file; -1 (errno set) on error. */
 long read_long_file(const char *path);
 int write_long_file(const char *path, long val);
+/* Does the file's text (its first 4 KiB) contain word? */
+bool file_has(const char *path, const char *word);
+/* Write s to an existing file: 0, or -1 with errno. */
+int write_str(const char *path, const char *s);
 /* TAINT_DIE | TAINT_WARN bits of /proc/sys/kernel/tainted (an oops or WARN fired). */
 long kernel_bad_taint(void);
 

@@ -104,23 +104,6 @@ static int kcore_scan_checked(struct kcore *k, const struct pattern *p,
 	return r;
 }
 
-static bool cmdline_has(const char *word)
-{
-	char buf[4096];
-	ssize_t n;
-	int fd;
-
-	fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	return strstr(buf, word) != NULL;
-}
-
 /* Pages/regions counters are back to where they were (skipped if absent). */
 static void assert_counters(long pages0, long regions0, const char *when)
 {
@@ -869,7 +852,7 @@ static void kcore_after_free_test(enum release how, bool control)
 	pages0 = sysfs_counter(SYSFS_PAGES);
 	regions0 = sysfs_counter(SYSFS_REGIONS);
 
-	if (control && cmdline_has("init_on_free=1")) {
+	if (control && file_has("/proc/cmdline", "init_on_free=1")) {
 		printf("NOTE: %s: init_on_free=1, no after-free control\n", tcase_name());
 		control = false;
 	}

@@ -253,18 +253,6 @@ static struct fi_attr fi_attrs[] = {
 };
 #define NFI	(sizeof(fi_attrs) / sizeof(fi_attrs[0]))
 
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return -1;
-	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		ret = -1;
-	close(fd);
-	return ret;
-}
-
 static void fi_restore_raw(void)
 {
 	char path[256];
@@ -1287,22 +1275,6 @@ static void phase_e(double secs)
 }
 
 /* ---- phase F: a memory cgroup that runs out ---- */
-
-static bool file_has(const char *path, const char *word)
-{
-	char buf[512];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	return strstr(buf, word) != NULL;
-}
 
 static long cg_key(const char *file, const char *key)
 {

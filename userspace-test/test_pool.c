@@ -324,33 +324,6 @@ SM_TEST(test_pool_failed_mmap_rolls_back)
 }
 END_TEST
 
-static bool file_has(const char *path, const char *word)
-{
-	char buf[512];
-	ssize_t r;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	r = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (r <= 0)
-		return false;
-	buf[r] = 0;
-	return strstr(buf, word) != NULL;
-}
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), r;
-
-	if (fd < 0)
-		return -1;
-	r = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
-	close(fd);
-	return r;
-}
-
 /*
  * Pages charged to one memory cgroup are never served to a task of
  * another: a cgroup's pooled 2 MiB chunk stays put while the test, in
