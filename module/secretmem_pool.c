@@ -28,8 +28,9 @@
  *	taking it out again needs no split.
  *
  * Single pages are made ready in batches of up to 512: the spare ones plus,
- * when they are too few, one fresh 2 MiB chunk cut into single pages (one
- * split of one 2 MiB direct-map page), all taken out with one TLB flush.
+ * when they are too few, one 2 MiB chunk (a spare one, else a fresh one)
+ * cut into single pages (one split of one 2 MiB direct-map page), all
+ * taken out with one TLB flush.
  * Spare 2 MiB chunks are made ready in batches of up to SM_BIG_BATCH when
  * they cover what an mmap() lacks; otherwise that mmap() takes them out
  * with its new chunks, in its one flush.
@@ -273,14 +274,15 @@ static bool sm_pool_has_room(struct sm_pool *pool, unsigned long pages)
 
 /*
  * Make a batch of single pages ready: the spare ones and, if fewer than
- * @need, one fresh 2 MiB chunk cut into single pages.
+ * @need, one 2 MiB chunk cut into single pages: a spare one (zeroed, in
+ * the direct map) if the pool has one, else a fresh one if it has room.
  */
 static int sm_pool_refill(struct sm_pool *pool, unsigned int need)
 {
 	const gfp_t gfp = GFP_KERNEL | __GFP_ZERO | __GFP_ACCOUNT |
 			  __GFP_NOWARN | __GFP_NORETRY;
-	struct sm_chunk *batch;
-	struct page *page;
+	struct sm_chunk *batch, big;
+	struct page *page = NULL;
 	unsigned int n, i;
 	int ret;
 
@@ -288,14 +290,17 @@ static int sm_pool_refill(struct sm_pool *pool, unsigned int need)
 	if (!batch)
 		return -ENOMEM;
 	n = sm_pool_take(pool, 0, false, batch, SM_PMD_PAGES);
-	if (n < need && sm_pool_has_room(pool, n + SM_PMD_PAGES - need)) {
-		page = alloc_pages(gfp, SM_PMD_ORDER);
-		if (page) {
-			split_page(page, SM_PMD_ORDER);
-			for (i = 0; i < SM_PMD_PAGES; i++, n++) {
-				memset(&batch[n], 0, sizeof(batch[n]));
-				batch[n].page = page + i;
-			}
+	if (n < need) {
+		if (sm_pool_take(pool, SM_PMD_ORDER, false, &big, 1))
+			page = big.page;
+		else if (sm_pool_has_room(pool, n + SM_PMD_PAGES - need))
+			page = alloc_pages(gfp, SM_PMD_ORDER);
+	}
+	if (page) {
+		split_page(page, SM_PMD_ORDER);
+		for (i = 0; i < SM_PMD_PAGES; i++, n++) {
+			memset(&batch[n], 0, sizeof(batch[n]));
+			batch[n].page = page + i;
 		}
 	}
 	ret = n ? sm_dmap_remove(batch, n) : -ENOMEM;

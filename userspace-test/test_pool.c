@@ -127,6 +127,32 @@ SM_TEST(test_pool_small_mmaps_no_flush)
 END_TEST
 
 /*
+ * A pool full of 2 MiB chunks still serves small mappings: one chunk is
+ * cut into single pages (one flush), not a fresh page and a flush per mmap.
+ */
+SM_TEST(test_pool_small_mmaps_from_2mib_chunk)
+{
+	long t0, t1, v;
+	int i;
+
+	POOL_OR_SKIP();
+	pool_max(512);
+	map_fill_unmap(2 << 20, 0x5c);
+	ck_assert_msg(pool_pages() == 512, "pool holds %ld pages after a 2 MiB munmap, "
+		      "expected one 2 MiB chunk", pool_pages());
+	t0 = counter("tlb_flushes");
+	for (i = 0; i < 64; i++)
+		map_fill_unmap(PAGE_SZ, 0x5c);
+	t1 = counter("tlb_flushes");
+	v = pool_pages();
+	printf("%s: 64 4 KiB mmaps: %ld TLB flushes, pool %ld pages\n", tcase_name(), t1 - t0, v);
+	ck_assert_msg(t1 - t0 <= 1, "64 4 KiB mmaps took %ld TLB flushes with a full pool",
+		      t1 - t0);
+	ck_assert_msg(v <= 512, "pool holds %ld pages, max 512", v);
+}
+END_TEST
+
+/*
  * 2 MiB mappings reuse pooled 2 MiB chunks made ready in one batch: one
  * TLB flush for a run of them, and no split.
  */
@@ -386,6 +412,7 @@ END_TEST
 
 static const struct test_entry pool_tests[] = {
 	TF(test_pool_small_mmaps_no_flush, pool_fresh, pool_put_back),
+	TF(test_pool_small_mmaps_from_2mib_chunk, pool_fresh, pool_put_back),
 	TF(test_pool_2mib_mmaps_batched, pool_fresh, pool_put_back),
 	TF(test_pool_reused_pages_zeroed, pool_fresh, pool_put_back),
 	TF(test_pool_bounded_by_max, pool_fresh, pool_put_back),
