@@ -56,6 +56,10 @@ check() {
 		pass "$desc"
 	else
 		fail "$desc"
+		# DKMS deletes its build log with the tree: keep the compiler's words.
+		for f in /var/lib/dkms/secretmem/*/build/make.log; do
+			[ -f "$f" ] && { echo "--- $f"; cat "$f"; } >>"$LOG"
+		done
 		echo "  (last lines of the output; full log: $LOG)"
 		tail -n 15 "$LOG" | sed 's/^/  | /'
 		return 1
