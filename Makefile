@@ -20,7 +20,9 @@ SERIES ?= 6.1 6.12
 CHECK_DEBUG ?= 1
 CHECK_SERIES := $(SERIES) $(if $(filter 1,$(CHECK_DEBUG)),debug)
 QEMU_DIR := userspace-test/qemu
-export SM_CACHE ?= $(CURDIR)/.cache
+# root keeps downloads, kernels and chroots in /var/cache/secretmem (fresh
+# clones reuse them); others in .cache/.
+export SM_CACHE ?= $(if $(filter 0,$(shell id -u)),/var/cache/secretmem,$(CURDIR)/.cache)
 LOGS := $(SM_CACHE)/logs
 
 .PHONY: all module check check-debug debug-kernel demo bench lint clean distclean

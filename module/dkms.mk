@@ -24,7 +24,7 @@ $(error no PACKAGE_VERSION in $(SM_TOP)/dkms.conf)
 endif
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
-SM_CACHE ?= $(SM_TOP)/.cache
+SM_CACHE ?= $(if $(filter 0,$(shell id -u)),/var/cache/secretmem,$(SM_TOP)/.cache)
 # Kernel release of KDIR (make install); KVER= overrides.
 SM_KVER = $(or $(KVER),$(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"$$/\1/p' \
 	$(KDIR)/include/generated/utsrelease.h 2>/dev/null),$(shell uname -r))

@@ -3,7 +3,7 @@
 # test-dkms.sh - checks DKMS, .deb and plain installs of secretmem_dev against Debian's 6.1 and 6.12 headers.
 #
 # Usage (root, Debian 12): userspace-test/dkms/test-dkms.sh
-# Env:   SM_CACHE  cache directory (default: <repo>/.cache)
+# Env:   SM_CACHE  cache directory (default: /var/cache/secretmem for root, else <repo>/.cache)
 #
 # It installs what it needs (dkms, dwarves, linux-headers-<kver> for both
 # series; 6.12's headers depend on a kernel image, which is satisfied by a
@@ -24,7 +24,8 @@
 set -uo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-CACHE=${SM_CACHE:-$TOP/.cache}
+# root keeps the cache in /var/cache/secretmem, so that fresh clones reuse it.
+CACHE=${SM_CACHE:-$([ "$(id -u)" -eq 0 ] && echo /var/cache/secretmem || echo "$TOP/.cache")}
 OUT=$CACHE/dkms
 LOGDIR=$CACHE/logs
 LOG=$LOGDIR/dkms-check.log

@@ -5,12 +5,13 @@
 # (a copy of module/, include/ and dkms.conf).
 #
 # Usage: userspace-test/qemu/build-module.sh SERIES     (6.1, 6.12 or debug)
-# Env:   SM_CACHE  cache directory (default: <repo>/.cache)
+# Env:   SM_CACHE  cache directory (default: /var/cache/secretmem for root, else <repo>/.cache)
 # Result: .cache/build/<series>/module/secretmem_dev.ko
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-CACHE=${SM_CACHE:-$TOP/.cache}
+# root keeps the cache in /var/cache/secretmem, so that fresh clones reuse it.
+CACHE=${SM_CACHE:-$([ "$(id -u)" -eq 0 ] && echo /var/cache/secretmem || echo "$TOP/.cache")}
 SERIES=${1:?usage: build-module.sh SERIES}
 KDIR_FILE=$CACHE/kernels/$SERIES/kdir
 BUILD=$CACHE/build/$SERIES

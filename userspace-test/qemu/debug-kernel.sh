@@ -7,7 +7,7 @@
 #   build   (default) configure and build; skipped if already built with the
 #           same config fragment and source version
 #   config  only unpack and configure (checks the fragment, no build)
-# Env:   SM_CACHE  cache directory (default: <repo>/.cache)
+# Env:   SM_CACHE  cache directory (default: /var/cache/secretmem for root, else <repo>/.cache)
 #        SM_JOBS   make -j value (default: nproc)
 #
 # Writes .cache/kernels/debug/{vmlinuz,kdir,kver} like fetch.sh does for the
@@ -16,7 +16,8 @@
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-CACHE=${SM_CACHE:-$TOP/.cache}
+# root keeps the cache in /var/cache/secretmem, so that fresh clones reuse it.
+CACHE=${SM_CACHE:-$([ "$(id -u)" -eq 0 ] && echo /var/cache/secretmem || echo "$TOP/.cache")}
 DIR=$CACHE/kernels/debug
 SRC=$DIR/src
 TARBALL=/usr/src/linux-source-6.1.tar.xz

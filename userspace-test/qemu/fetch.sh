@@ -4,7 +4,7 @@
 # 6.1 and 6.12 kernels (image + headers) into the git-ignored cache .cache/.
 #
 # Usage: userspace-test/qemu/fetch.sh [SERIES...]   (default: 6.1 6.12)
-# Env:   SM_CACHE  cache directory (default: <repo>/.cache)
+# Env:   SM_CACHE  cache directory (default: /var/cache/secretmem for root, else <repo>/.cache)
 #
 # Per series it writes .cache/kernels/<series>/{vmlinuz,kdir,kver}.
 # Package versions are resolved from apt at run time; work already done is
@@ -12,7 +12,8 @@
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-CACHE=${SM_CACHE:-$TOP/.cache}
+# root keeps the cache in /var/cache/secretmem, so that fresh clones reuse it.
+CACHE=${SM_CACHE:-$([ "$(id -u)" -eq 0 ] && echo /var/cache/secretmem || echo "$TOP/.cache")}
 export DEBIAN_FRONTEND=noninteractive
 
 HOST_PKGS=(qemu-system-x86 busybox-static check dwarves cpio kmod gcc make

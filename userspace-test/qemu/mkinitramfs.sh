@@ -5,14 +5,15 @@
 # executables of userspace-test/build/ in /tests/.
 #
 # Usage: userspace-test/qemu/mkinitramfs.sh SERIES OUT.cpio.gz
-# Env:   SM_CACHE  cache directory (default: <repo>/.cache)
+# Env:   SM_CACHE  cache directory (default: /var/cache/secretmem for root, else <repo>/.cache)
 #
 # No module of the Debian image is needed: the 8250 serial console,
 # devtmpfs, tmpfs, debugfs and /proc/kcore are built into both kernels.
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-CACHE=${SM_CACHE:-$TOP/.cache}
+# root keeps the cache in /var/cache/secretmem, so that fresh clones reuse it.
+CACHE=${SM_CACHE:-$([ "$(id -u)" -eq 0 ] && echo /var/cache/secretmem || echo "$TOP/.cache")}
 SERIES=${1:?usage: mkinitramfs.sh SERIES OUT}
 OUT=${2:?usage: mkinitramfs.sh SERIES OUT}
 HERE=$TOP/userspace-test/qemu

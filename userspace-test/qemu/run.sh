@@ -11,7 +11,7 @@
 #   SM_MEM      guest memory (default 512M, debug: 1024M)
 #   SM_SMP      guest CPUs (default 2)
 #   SM_TIMEOUT  hard limit in seconds for the QEMU run (default 900, debug: 2400)
-#   SM_CACHE    cache directory (default: <repo>/.cache)
+#   SM_CACHE    cache directory (default: /var/cache/secretmem for root, else <repo>/.cache)
 #   SM_NO_BUILD set to 1 to skip fetch/module/userspace builds (reuse cache)
 #
 # Output: serial log in .cache/logs/<series>-<mode>.log (also on stdout),
@@ -23,7 +23,7 @@ set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$TOP/userspace-test/qemu
-export SM_CACHE=${SM_CACHE:-$TOP/.cache}
+export SM_CACHE=${SM_CACHE:-$([ "$(id -u)" -eq 0 ] && echo /var/cache/secretmem || echo "$TOP/.cache")}
 CACHE=$SM_CACHE
 SERIES=${1:?usage: run.sh SERIES MODE}
 MODE=${2:?usage: run.sh SERIES MODE}
