@@ -39,6 +39,7 @@ static inline int secretmem_open(void)
  */
 static inline void *secretmem_alloc(size_t size, unsigned long long flags)
 {
+	__u64 fl = flags;
 	void *p;
 	int fd, err;
 
@@ -49,7 +50,7 @@ static inline void *secretmem_alloc(size_t size, unsigned long long flags)
 	fd = secretmem_open();
 	if (fd < 0)
 		return NULL;
-	if (flags && ioctl(fd, SECRETMEM_IOC_SET_FLAGS, (unsigned long)flags)) {
+	if (flags && ioctl(fd, SECRETMEM_IOC_SET_FLAGS, &fl)) {
 		err = errno;
 		close(fd);
 		errno = err;

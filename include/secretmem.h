@@ -1,24 +1,22 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * Userspace API of /dev/secretmem, shared by the kernel module
- * and by C/C++ programs; needs no kernel headers in userspace.
+ * Userspace API of /dev/secretmem, shared by the kernel module and by C/C++
+ * programs.  In userspace it needs only the kernel's UAPI headers
+ * (<linux/types.h>, <linux/ioctl.h>: Debian's linux-libc-dev).
  */
 #ifndef _UAPI_SECRETMEM_H
 #define _UAPI_SECRETMEM_H
 
-#ifdef __KERNEL__
 #include <linux/types.h>
 #include <linux/ioctl.h>
-#define SECRETMEM_U32	__u32
-#define SECRETMEM_U64	__u64
-#else
-#include <stdint.h>
-#define SECRETMEM_U32	uint32_t
-#define SECRETMEM_U64	uint64_t
-#endif
 
-/* Version of this interface; bumped when something is added. */
-#define SECRETMEM_UAPI_VERSION	1
+/*
+ * Version of this interface; bumped when something is added.  2: the ioctl
+ * numbers of 0.2 (GET_INFO's number no longer encodes the struct's size;
+ * SET_FLAGS takes a pointer, under a new number).  Version 1 was never
+ * released as stable; its SET_FLAGS number now gets ENOTTY.
+ */
+#define SECRETMEM_UAPI_VERSION	2
 
 /* Device node created by the module (misc device, mode 0666). */
 #define SECRETMEM_DEVICE_NAME	"secretmem"
@@ -59,37 +57,35 @@
  * only ever appended.
  */
 struct secretmem_info {
-	SECRETMEM_U32 size;		/* in: caller's size; out: bytes filled */
-	SECRETMEM_U32 version;		/* SECRETMEM_UAPI_VERSION of the module */
-	SECRETMEM_U64 protections;	/* SECRETMEM_PROT_* in force for this fd */
-	SECRETMEM_U64 platform;		/* SECRETMEM_PLAT_* */
-	SECRETMEM_U64 flags;		/* SECRETMEM_FLAG_* set on this fd */
-	SECRETMEM_U64 mapped_bytes;	/* bytes this fd's regions hold now */
-	SECRETMEM_U64 memlock_left;	/* RLIMIT_MEMLOCK bytes left; ~0: unlimited */
-	SECRETMEM_U64 max_bytes;	/* module-wide cap (max_pages) in bytes */
-	SECRETMEM_U64 page_size;	/* granule of a mapping */
+	__u32 size;		/* in: caller's size; out: bytes filled */
+	__u32 version;		/* SECRETMEM_UAPI_VERSION of the module */
+	__u64 protections;	/* SECRETMEM_PROT_* in force for this fd */
+	__u64 platform;		/* SECRETMEM_PLAT_* */
+	__u64 flags;		/* SECRETMEM_FLAG_* set on this fd */
+	__u64 mapped_bytes;	/* bytes this fd's regions hold now */
+	__u64 memlock_left;	/* RLIMIT_MEMLOCK bytes left; ~0: unlimited */
+	__u64 max_bytes;	/* module-wide cap (max_pages) in bytes */
+	__u64 page_size;	/* granule of a mapping */
 };
 
 /* Smallest .size accepted: up to and including .platform. */
 #define SECRETMEM_INFO_SIZE_V1	24
 
 /*
- * ioctl numbers: magic 0xB7, in the asm-generic _IOC layout (that of x86
- * and arm64), spelled out so that userspace needs no kernel headers.
+ * ioctl numbers, magic 0xB7.  The size field of GET_INFO's number is frozen
+ * at SECRETMEM_INFO_SIZE_V1, and the module matches GET_INFO by direction,
+ * type and number only: the struct's real size travels in .size, so the
+ * struct can grow without changing the number.
  */
 #define SECRETMEM_IOC_MAGIC	0xB7
-#define SECRETMEM__IOC(dir, nr, size) \
-	((unsigned int)(((dir) << 30) | ((size) << 16) | \
-			(SECRETMEM_IOC_MAGIC << 8) | (nr)))
 
-/* Fill a struct secretmem_info (_IOWR); arg: pointer to it. */
+/* Fill a struct secretmem_info; arg: pointer to it, .size set. */
 #define SECRETMEM_IOC_GET_INFO \
-	SECRETMEM__IOC(3U, 0x01, (unsigned int)sizeof(struct secretmem_info))
+	_IOC(_IOC_READ | _IOC_WRITE, SECRETMEM_IOC_MAGIC, 0x01, SECRETMEM_INFO_SIZE_V1)
 /*
- * Set this fd's flags (_IOW), before its first mmap (EBUSY after); arg: the
- * SECRETMEM_FLAG_* value itself, not a pointer.
+ * Set this fd's flags, before its first successful mmap (EBUSY after, or
+ * while one is in progress); arg: pointer to a __u64 of SECRETMEM_FLAG_*.
  */
-#define SECRETMEM_IOC_SET_FLAGS \
-	SECRETMEM__IOC(1U, 0x02, (unsigned int)sizeof(SECRETMEM_U64))
+#define SECRETMEM_IOC_SET_FLAGS	_IOW(SECRETMEM_IOC_MAGIC, 0x03, __u64)
 
 #endif /* _UAPI_SECRETMEM_H */

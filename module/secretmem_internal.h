@@ -36,7 +36,8 @@ static inline void sm_chunk_free(struct sm_chunk *chunk)
 struct sm_file {
 	struct mutex lock;	/* serialises flags against the first mmap */
 	u64 flags;		/* SECRETMEM_FLAG_* */
-	bool mmapped;		/* mmap() was called: flags are fixed */
+	bool mmapped;		/* an mmap() made pages: flags are fixed */
+	unsigned int mmaps_in_flight;	/* mmap() calls under way */
 	atomic_long_t pages;	/* pages held by this fd's regions */
 };
 

@@ -200,17 +200,20 @@ static long sm_get_info(struct sm_file *smf, void __user *uarg)
 	return 0;
 }
 
-static long sm_set_flags(struct sm_file *smf, unsigned long flags)
+static long sm_set_flags(struct sm_file *smf, u64 __user *uarg)
 {
 	long ret = 0;
+	u64 flags;
 
+	if (get_user(flags, uarg))
+		return -EFAULT;
 	if (flags & ~SECRETMEM_FLAGS_ALL)
 		return -EINVAL;
 	if ((flags & SECRETMEM_FLAG_UNCACHED) && !IS_ENABLED(CONFIG_X86))
 		return -EOPNOTSUPP;
 
 	mutex_lock(&smf->lock);
-	if (smf->mmapped)
+	if (smf->mmapped || smf->mmaps_in_flight)
 		ret = -EBUSY;
 	else
 		smf->flags = flags;
@@ -218,18 +221,18 @@ static long sm_set_flags(struct sm_file *smf, unsigned long flags)
 	return ret;
 }
 
+/* GET_INFO's number without its size field: .size carries the size. */
+#define SM_IOC_NOSIZE(cmd)	((cmd) & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT))
+
 static long sm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct sm_file *smf = file->private_data;
 
-	switch (cmd) {
-	case SECRETMEM_IOC_GET_INFO:
+	if (SM_IOC_NOSIZE(cmd) == SM_IOC_NOSIZE(SECRETMEM_IOC_GET_INFO))
 		return sm_get_info(smf, (void __user *)arg);
-	case SECRETMEM_IOC_SET_FLAGS:
-		return sm_set_flags(smf, arg);
-	default:
-		return -ENOTTY;
-	}
+	if (cmd == SECRETMEM_IOC_SET_FLAGS)
+		return sm_set_flags(smf, (u64 __user *)arg);
+	return -ENOTTY;
 }
 
 static const struct file_operations sm_fops = {

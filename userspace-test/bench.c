@@ -186,7 +186,7 @@ static int map_create(enum backend b, size_t len, struct map *m)
 			return -errno;
 		}
 		if (dev_uncached &&
-		    ioctl(fd, SECRETMEM_IOC_SET_FLAGS, (unsigned long)SECRETMEM_FLAG_UNCACHED)) {
+		    ioctl(fd, SECRETMEM_IOC_SET_FLAGS, &(__u64){ SECRETMEM_FLAG_UNCACHED })) {
 			err = -errno;
 			fail_step = "set_flags";
 			close(fd);

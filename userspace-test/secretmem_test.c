@@ -1152,6 +1152,9 @@ static TEST_TABLE(last_table, last_tests);
 extern const struct test_table ioctl_table;
 extern const struct test_table robust_table;
 extern const struct test_table pool_table;
+extern const struct test_table hibernate_table;
+extern const struct test_table dmapentry_table;
+extern const struct test_table limits_table;
 
 /* Every file's table, in the order they run. */
 static const struct test_table *const tables[] = {
@@ -1159,6 +1162,9 @@ static const struct test_table *const tables[] = {
 	&ioctl_table,
 	&robust_table,
 	&pool_table,
+	&hibernate_table,
+	&dmapentry_table,
+	&limits_table,
 	&last_table,
 };
 

@@ -66,8 +66,19 @@ static void expect_ioctl_fail(int fd, unsigned long cmd, unsigned long arg,
 
 static void set_flags(int fd, unsigned long long flags)
 {
-	ck_assert_msg(!ioctl(fd, SECRETMEM_IOC_SET_FLAGS, (unsigned long)flags),
+	__u64 v = flags;
+
+	ck_assert_msg(!ioctl(fd, SECRETMEM_IOC_SET_FLAGS, &v),
 		      "SET_FLAGS(0x%llx): %s", flags, strerror(errno));
+}
+
+/* SET_FLAGS(flags) must fail with errno want. */
+static void expect_set_flags_fail(int fd, unsigned long long flags, int want,
+				  const char *what)
+{
+	__u64 v = flags;
+
+	expect_ioctl_fail(fd, SECRETMEM_IOC_SET_FLAGS, (unsigned long)&v, want, what);
 }
 
 /* Counter of SYSFS_DEV; -1 when the file does not exist. */
@@ -492,6 +503,37 @@ SM_TEST(test_get_info_larger_struct_tail_zeroed)
 }
 END_TEST
 
+/*
+ * GET_INFO is matched by direction, type and number: a number that encodes
+ * another struct size (a binary built against an older or newer header)
+ * still works, and .size alone says how much is filled.
+ */
+SM_TEST(test_get_info_number_ignores_encoded_size)
+{
+	static const unsigned int sizes[] = { 0, 24, 72, 200, 0x3fff };
+	struct secretmem_info info;
+	size_t i;
+	int fd = dev_open();
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		unsigned long cmd = _IOC(_IOC_READ | _IOC_WRITE, SECRETMEM_IOC_MAGIC,
+					 0x01, sizes[i]);
+
+		memset(&info, 0xaa, sizeof(info));
+		info.size = sizeof(info);
+		ck_assert_msg(!ioctl(fd, cmd, &info), "GET_INFO encoding size %u: %s",
+			      sizes[i], strerror(errno));
+		ck_assert_msg(info.size == sizeof(info) &&
+			      info.version == SECRETMEM_UAPI_VERSION &&
+			      info.page_size == PAGE_SZ,
+			      "GET_INFO encoding size %u: size %u version %u page_size %llu",
+			      sizes[i], info.size, info.version,
+			      (unsigned long long)info.page_size);
+	}
+	close(fd);
+}
+END_TEST
+
 /* ---- unknown ioctls ---- */
 
 SM_TEST(test_unknown_ioctl_enotty)
@@ -500,12 +542,14 @@ SM_TEST(test_unknown_ioctl_enotty)
 		unsigned long cmd;
 		const char *what;
 	} cmds[] = {
-		{ SECRETMEM__IOC(2U, 0x7f, 8U), "magic 0xB7 nr 0x7f" },
-		{ SECRETMEM__IOC(0U, 0x00, 0U), "magic 0xB7 nr 0" },
-		{ SECRETMEM__IOC(3U, 0x01, SECRETMEM_INFO_SIZE_V1), "GET_INFO nr with size 24" },
-		{ SECRETMEM__IOC(2U, 0x01, (unsigned int)sizeof(struct secretmem_info)),
-		  "GET_INFO nr as _IOR" },
-		{ SECRETMEM__IOC(3U, 0x02, 8U), "SET_FLAGS nr as _IOWR" },
+		{ _IOC(_IOC_READ, SECRETMEM_IOC_MAGIC, 0x7f, 8U), "magic 0xB7 nr 0x7f" },
+		{ _IOC(_IOC_NONE, SECRETMEM_IOC_MAGIC, 0x00, 0U), "magic 0xB7 nr 0" },
+		{ _IOC(_IOC_READ, SECRETMEM_IOC_MAGIC, 0x01,
+		       (unsigned int)sizeof(struct secretmem_info)), "GET_INFO nr as _IOR" },
+		{ _IOC(_IOC_WRITE, SECRETMEM_IOC_MAGIC, 0x02, 8U),
+		  "SET_FLAGS of UAPI version 1 (nr 2, took the value)" },
+		{ _IOC(_IOC_READ | _IOC_WRITE, SECRETMEM_IOC_MAGIC, 0x03, 8U),
+		  "SET_FLAGS nr as _IOWR" },
 		{ 0x5401, "TCGETS (another type's number)" },
 		{ 0xc0185879, "magic 'X' nr 0x79 (another type's number)" },
 	};
@@ -541,8 +585,7 @@ SM_TEST(test_set_flags_unknown_einval)
 		char what[64];
 
 		snprintf(what, sizeof(what), "SET_FLAGS(0x%llx)", bad[i]);
-		expect_ioctl_fail(fd, SECRETMEM_IOC_SET_FLAGS, (unsigned long)bad[i], EINVAL,
-				  what);
+		expect_set_flags_fail(fd, bad[i], EINVAL, what);
 	}
 	get_info(fd, &info);
 	ck_assert_msg(info.flags == 0, "flags 0x%llx after refused SET_FLAGS",
@@ -586,16 +629,15 @@ SM_TEST(test_set_flags_after_mmap_ebusy)
 	void *p;
 
 	p = sm_mmap(fd, PAGE_SZ);
-	expect_ioctl_fail(fd, SECRETMEM_IOC_SET_FLAGS, SECRETMEM_FLAG_UNCACHED, EBUSY,
-			  "SET_FLAGS(UNCACHED) after mmap");
-	expect_ioctl_fail(fd, SECRETMEM_IOC_SET_FLAGS, 0, EBUSY, "SET_FLAGS(0) after mmap");
+	expect_set_flags_fail(fd, SECRETMEM_FLAG_UNCACHED, EBUSY,
+			      "SET_FLAGS(UNCACHED) after mmap");
+	expect_set_flags_fail(fd, 0, EBUSY, "SET_FLAGS(0) after mmap");
 	ck_assert(!munmap(p, PAGE_SZ));
 	/* fixed for good, also once the region is gone */
-	expect_ioctl_fail(fd, SECRETMEM_IOC_SET_FLAGS, SECRETMEM_FLAG_UNCACHED, EBUSY,
-			  "SET_FLAGS(UNCACHED) after mmap+munmap");
+	expect_set_flags_fail(fd, SECRETMEM_FLAG_UNCACHED, EBUSY,
+			      "SET_FLAGS(UNCACHED) after mmap+munmap");
 	/* unknown bits are still EINVAL, not EBUSY */
-	expect_ioctl_fail(fd, SECRETMEM_IOC_SET_FLAGS, 1UL << 1, EINVAL,
-			  "SET_FLAGS(1<<1) after mmap");
+	expect_set_flags_fail(fd, 1UL << 1, EINVAL, "SET_FLAGS(1<<1) after mmap");
 	get_info(fd, &info);
 	ck_assert_msg(info.flags == 0, "flags 0x%llx after refused SET_FLAGS",
 		      (unsigned long long)info.flags);
@@ -1379,6 +1421,7 @@ static const struct test_entry ioctl_tests[] = {
 	T(test_get_info_bad_size_einval),
 	T(test_get_info_size_v1_exact),
 	T(test_get_info_larger_struct_tail_zeroed),
+	T(test_get_info_number_ignores_encoded_size),
 	T(test_unknown_ioctl_enotty),
 	T(test_set_flags_unknown_einval),
 	T(test_set_flags_uncached_before_mmap),
