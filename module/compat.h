@@ -36,6 +36,26 @@ static inline void sm_vm_flags_clear(struct vm_area_struct *vma, vm_flags_t flag
 }
 #endif
 
+/* Remove every PTE of a VMA of PFN mappings. */
+static inline void sm_zap_vma(struct vm_area_struct *vma)
+{
+	zap_vma_ptes(vma, vma->vm_start, vma->vm_end - vma->vm_start);
+}
+
+/*
+ * Add to the mm's MM_FILEPAGES counter (RssFile, and so VmRSS and the OOM
+ * badness): an atomic before 6.2, a percpu counter since.  add_mm_counter()
+ * itself calls a tracepoint helper that is not exported.
+ */
+static inline void sm_mm_rss_add(struct mm_struct *mm, long pages)
+{
+#ifdef SM_HAVE_PERCPU_RSS_STAT
+	percpu_counter_add(&mm->rss_stat[MM_FILEPAGES], pages);
+#else
+	atomic_long_add(pages, &mm->rss_stat.count[MM_FILEPAGES]);
+#endif
+}
+
 typedef unsigned long (*sm_shrink_fn)(struct shrinker *s,
 				     struct shrink_control *sc);
 

@@ -41,6 +41,10 @@ EOT
 	# register_shrinker() on a caller-owned struct.
 	test_feature SM_HAVE_SHRINKER_ALLOC '#include <linux/shrinker.h>
 struct shrinker *conftest(void) { return shrinker_alloc(0, "conftest"); }'
+	# mm->rss_stat[] of percpu counters: 6.2 and later; an atomic array
+	# (mm->rss_stat.count[]) before.
+	test_feature SM_HAVE_PERCPU_RSS_STAT \
+		'void conftest(struct mm_struct *mm) { percpu_counter_add(&mm->rss_stat[MM_FILEPAGES], 1); }'
 } >"$tmp/out.h"
 
 if ! cmp -s "$tmp/out.h" "$out"; then

@@ -2,6 +2,7 @@
 /* Takes pages out of the kernel direct map and puts them back. */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/io.h>
 #include <linux/kernel.h>
 #include <linux/kallsyms.h>
 #include <linux/kprobes.h>
@@ -41,10 +42,10 @@
  *	page needs a 4 KiB entry: the large page around it is split by a
  *	cache-mode round trip (set_pages_array_uc() then set_pages_array_wb(),
  *	both exported; the memtype bookkeeping is undone by the second call).
- *	The entry is found with lookup_address() and its present bit cleared
- *	or set with set_pte(), as the kernel's own cpa code does: _PAGE_GLOBAL
- *	is cleared with _PAGE_PRESENT so that the non-present entry is not
- *	read as PROT_NONE.
+ *	The entry is found with lookup_address() and rewritten to exactly
+ *	what the kernel's cpa code would write (see sm_np_pte()): the frame
+ *	bits of a non-present entry are inverted, as the L1TF mitigation
+ *	requires, and the original entry is put back at restore.
  *
  * Both flush every CPU's TLB with on_each_cpu() + __flush_tlb_all(), once
  * per sm_dmap_remove() call.  Putting a page back needs no flush: x86 does
@@ -56,9 +57,6 @@ enum sm_dmap_method { SM_DMAP_NONE, SM_DMAP_KERNEL, SM_DMAP_PTE };
 static enum sm_dmap_method sm_method;
 static int (*sm_set_invalid)(struct page *page);
 static int (*sm_set_default)(struct page *page);
-
-/* Bits the kernel's cpa code clears to make a direct-map PTE not present. */
-#define SM_PTE_CLEAR	(_PAGE_PRESENT | _PAGE_RW | _PAGE_GLOBAL)
 
 const char *sm_dmap_method_name(void)
 {
@@ -226,15 +224,18 @@ static int sm_pte_split(struct sm_chunk *chunks, unsigned int nr)
 		}
 		if (level == PG_LEVEL_2M)
 			continue;
+		/*
+		 * cpa does not roll back what it changed before a failure:
+		 * write-back goes back over the whole range either way.
+		 */
 		ret = set_memory_uc(addr, 1 << SM_PMD_ORDER);
-		if (ret)
-			return ret;
-		ret = set_memory_wb(addr, 1 << SM_PMD_ORDER);
-		if (ret) {
+		if (set_memory_wb(addr, 1 << SM_PMD_ORDER)) {
 			pr_err("cannot restore write-back on 2 MiB, leaking it\n");
 			chunks[i].leak = true;
-			return ret;
+			return -ENOMEM;
 		}
+		if (ret)
+			return ret;
 		atomic_long_inc(&sm_stats.dmap_splits);
 	}
 	if (!need)
@@ -252,11 +253,10 @@ static int sm_pte_split(struct sm_chunk *chunks, unsigned int nr)
 		reps[n++] = chunks[i].page;
 		last = addr;
 	}
+	/* As above: back to write-back even when the first call failed. */
 	ret = set_pages_array_uc(reps, n);
-	if (ret)
-		goto out;
-	ret = set_pages_array_wb(reps, n);
-	if (ret) {
+	if (set_pages_array_wb(reps, n)) {
+		ret = -ENOMEM;
 		pr_err("cannot restore write-back on %u pages, leaking their chunks\n", n);
 		for (i = 0; i < nr; i++)
 			for (j = 0; j < n; j++)
@@ -264,85 +264,197 @@ static int sm_pte_split(struct sm_chunk *chunks, unsigned int nr)
 					chunks[i].leak = true;
 		goto out;
 	}
-	atomic_long_add(n, &sm_stats.dmap_splits);
+	if (!ret)
+		atomic_long_add(n, &sm_stats.dmap_splits);
 out:
 	kvfree(reps);
 	return ret;
 }
 
-static int sm_pte_set(struct page *page, bool present)
-{
-	unsigned int level;
-	pte_t *ptep = sm_lookup(page, &level);
-	pteval_t set;
+/*
+ * The non-present entries the kernel's own cpa code (arch/x86/mm/pat/
+ * set_memory.c) writes when set_direct_map_invalid_noflush() ->
+ * __set_pages_np() clears _PAGE_PRESENT | _PAGE_RW, bit for bit:
+ *
+ * 4 KiB, as __change_page_attr() does: the old flags less the mask, then
+ * pgprot_clear_protnone_bits() (a non-present entry with _PAGE_GLOBAL
+ * reads as PROT_NONE), then pfn_pte(), which inverts the frame bits of a
+ * non-present entry (pgtable-invert.h: on an L1TF-affected CPU a
+ * speculative load through the entry then points at no real memory).
+ *
+ * 2 MiB, as __should_split_large_page() does for a request that covers a
+ * whole large page: the flags converted to the 4 KiB layout
+ * (pgprot_large_2_4k(), which drops _PAGE_PSE and moves the PAT bit), the
+ * mask cleared, converted back (pgprot_4k_2_large()), protnone bits
+ * cleared, _PAGE_PSE not set again since the entry is not present, and
+ * pfn_pte() of the large page's first frame.
+ *
+ * pte_pfn()/pmd_pfn() decode both back to the real frame.
+ */
+#define SM_NP_CLEAR	(_PAGE_PRESENT | _PAGE_RW)
 
-	if (!ptep || level != PG_LEVEL_4K)
-		return -EINVAL;
-	if (present) {
-		set = _PAGE_PRESENT | _PAGE_RW |
-		      (_PAGE_GLOBAL & __default_kernel_pte_mask);
-		set_pte(ptep, pte_set_flags(*ptep, set));
-	} else {
-		set_pte(ptep, pte_clear_flags(*ptep, SM_PTE_CLEAR));
-	}
-	return 0;
+static pgprotval_t sm_clear_protnone_bits(pgprotval_t prot)
+{
+	if (!(prot & _PAGE_PRESENT))
+		prot &= ~_PAGE_GLOBAL;
+	return prot;
+}
+
+static pte_t sm_np_pte(pte_t old)
+{
+	pgprotval_t prot = pte_flags(old) & ~SM_NP_CLEAR;
+
+	return pfn_pte(pte_pfn(old), __pgprot(sm_clear_protnone_bits(prot)));
+}
+
+static pte_t sm_np_pmd(pte_t old)
+{
+	pmd_t pmd = __pmd(pte_val(old));
+	pgprotval_t prot = protval_large_2_4k(pmd_flags(pmd)) & ~SM_NP_CLEAR;
+
+	prot = sm_clear_protnone_bits(protval_4k_2_large(prot));
+	return pfn_pte(pmd_pfn(pmd), __pgprot(prot));
 }
 
 /*
- * Take a 2 MiB chunk out as one entry, keeping the entry to put back.  As
- * cpa does for a large page it makes not present, _PAGE_PSE goes too, so
- * that the entry is neither read as present (pmd_present() counts PSE) nor
- * as PROT_NONE.
+ * The 4 KiB entry of page @i of @chunk as it was: the chunk's first entry
+ * with this page's frame.  Every page's flags were checked at removal.
  */
+static pte_t sm_orig_pte(struct sm_chunk *chunk, unsigned long i)
+{
+	return pfn_pte(page_to_pfn(chunk->page) + i,
+		       __pgprot(pte_flags(__pte(chunk->entry))));
+}
+
+/* "pte" method: take page @i of @chunk out of the direct map. */
+static int sm_pte_remove(struct sm_chunk *chunk, unsigned long i)
+{
+	struct page *page = chunk->page + i;
+	unsigned int level;
+	pte_t *ptep = sm_lookup(page, &level);
+	pte_t old;
+
+	if (!ptep || level != PG_LEVEL_4K)
+		return -EINVAL;
+	old = *ptep;
+	if (!(pte_flags(old) & _PAGE_PRESENT) || pte_pfn(old) != page_to_pfn(page))
+		return -EFAULT;
+	if (!i)
+		chunk->entry = pte_val(old);
+	else if (pte_val(old) != pte_val(sm_orig_pte(chunk, i)))
+		return -EINVAL;	/* could not be put back exactly */
+	set_pte_atomic(ptep, sm_np_pte(old));
+	return 0;
+}
+
+/* "pte" method: put page @i back, if its entry is still the one we wrote. */
+static int sm_pte_restore(struct sm_chunk *chunk, unsigned long i)
+{
+	unsigned int level;
+	pte_t *ptep = sm_lookup(chunk->page + i, &level);
+	pte_t orig = sm_orig_pte(chunk, i);
+
+	if (!ptep || level != PG_LEVEL_4K ||
+	    pte_val(*ptep) != pte_val(sm_np_pte(orig)))
+		return -EFAULT;
+	set_pte_atomic(ptep, orig);
+	return 0;
+}
+
+/* Take a 2 MiB chunk out as one entry, keeping the entry to put back. */
 static int sm_pmd_remove(struct sm_chunk *chunk)
 {
 	unsigned int level;
 	pte_t *ptep = sm_lookup(chunk->page, &level);
+	pte_t old;
 
 	if (!ptep || level != PG_LEVEL_2M)
 		return -EINVAL;
-	chunk->pmd_entry = pte_val(*ptep);
+	old = *ptep;
+	if (!(pte_flags(old) & _PAGE_PRESENT) ||
+	    pmd_pfn(__pmd(pte_val(old))) != page_to_pfn(chunk->page))
+		return -EFAULT;
+	chunk->entry = pte_val(old);
 	chunk->pmd = true;
-	set_pte(ptep, pte_clear_flags(*ptep, SM_PTE_CLEAR | _PAGE_PSE));
+	set_pte_atomic(ptep, sm_np_pmd(old));
 	return 0;
 }
 
-static void sm_pmd_restore(struct sm_chunk *chunk)
+static int sm_pmd_restore(struct sm_chunk *chunk)
 {
 	unsigned int level;
 	pte_t *ptep = sm_lookup(chunk->page, &level);
 
-	/* Cannot fail: nothing else changes the entry of a page we own. */
-	if (WARN_ON_ONCE(!ptep || level != PG_LEVEL_2M))
-		return;
-	set_pte(ptep, __pte(chunk->pmd_entry));
+	if (!ptep || level != PG_LEVEL_2M ||
+	    pte_val(*ptep) != pte_val(sm_np_pmd(__pte(chunk->entry))))
+		return -EFAULT;
+	set_pte_atomic(ptep, __pte(chunk->entry));
 	chunk->pmd = false;
 	atomic_long_add(1 << SM_PMD_ORDER, &sm_stats.dmap_changes);
+	return 0;
 }
 
-static int sm_page_remove(struct page *page)
+static int sm_page_remove(struct sm_chunk *chunk, unsigned long i)
 {
 	if (sm_method == SM_DMAP_KERNEL)
-		return sm_set_invalid(page);
-	return sm_pte_set(page, false);
+		return sm_set_invalid(chunk->page + i);
+	return sm_pte_remove(chunk, i);
 }
 
-static int sm_page_restore(struct page *page)
+/* Put page @i back; an error means its entry is not what we left. */
+static int sm_page_restore(struct sm_chunk *chunk, unsigned long i)
 {
-	if (sm_method == SM_DMAP_KERNEL)
-		return sm_set_default(page);
-	return sm_pte_set(page, true);
+	struct page *page = chunk->page + i;
+
+	if (sm_method == SM_DMAP_KERNEL) {
+		/* A helper that did nothing at removal left it present. */
+		if (!sm_page_is_mapped(page) && sm_set_default(page))
+			return -EFAULT;
+		return sm_page_is_mapped(page) ? 0 : -EFAULT;
+	}
+	return sm_pte_restore(chunk, i);
 }
 
-static void sm_restore_pages(struct page *page, unsigned long n)
+/**
+ * sm_chunk_lose - never touch or free @chunk again
+ * @chunk: a chunk that could not be put back into the direct map
+ * @why: what went wrong, for the log
+ *
+ * Its pages may be out of the direct map: scrubbing them would fault and
+ * freeing them would hand the allocator pages nobody can use.  They stay
+ * allocated for good, counted in lost_pages.
+ */
+void sm_chunk_lose(struct sm_chunk *chunk, const char *why)
+{
+	if (chunk->lost)
+		return;
+	chunk->lost = true;
+	atomic_long_add(1L << chunk->order, &sm_stats.lost_pages);
+	pr_err_once("%s: %lu pages at pfn %#lx are lost for good\n", why,
+		    1UL << chunk->order, page_to_pfn(chunk->page));
+}
+
+/* Put back pages [0, @n) of @chunk; lose the chunk if any will not go back. */
+static void sm_restore_pages(struct sm_chunk *chunk, unsigned long n)
 {
 	unsigned long i;
 
 	for (i = 0; i < n; i++) {
-		/* Cannot fail: the entry is a 4 KiB PTE since removal. */
-		if (WARN_ON_ONCE(sm_page_restore(page + i)))
+		if (sm_page_restore(chunk, i)) {
+			sm_chunk_lose(chunk, "direct-map entry changed behind the module");
 			continue;
+		}
 		atomic_long_inc(&sm_stats.dmap_changes);
+	}
+}
+
+static void sm_restore_chunk(struct sm_chunk *chunk, unsigned long n)
+{
+	if (chunk->pmd) {
+		if (sm_pmd_restore(chunk))
+			sm_chunk_lose(chunk, "2 MiB direct-map entry changed behind the module");
+	} else {
+		sm_restore_pages(chunk, n);
 	}
 }
 
@@ -351,17 +463,16 @@ static void sm_restore_pages(struct page *page, unsigned long n)
  * @chunks: chunks that sm_dmap_remove() took out
  * @nr: number of chunks
  *
- * No TLB flush is needed to make a page present again.
+ * No TLB flush is needed to make a page present again.  A chunk whose
+ * entry is not what the module left is marked lost (sm_chunk_lose()):
+ * callers never scrub or free a lost chunk.
  */
 void sm_dmap_restore(struct sm_chunk *chunks, unsigned int nr)
 {
 	unsigned int i;
 
 	for (i = 0; i < nr; i++) {
-		if (chunks[i].pmd)
-			sm_pmd_restore(&chunks[i]);
-		else
-			sm_restore_pages(chunks[i].page, 1UL << chunks[i].order);
+		sm_restore_chunk(&chunks[i], 1UL << chunks[i].order);
 		cond_resched();
 	}
 }
@@ -416,7 +527,7 @@ int sm_dmap_remove(struct sm_chunk *chunks, unsigned int nr)
 			if (++done == READ_ONCE(sm_faults.dmap_nth))
 				ret = -ENOMEM;
 			else
-				ret = sm_page_remove(chunks[i].page + j);
+				ret = sm_page_remove(&chunks[i], j);
 			if (ret)
 				goto fail;
 			atomic_long_inc(&sm_stats.dmap_changes);
@@ -433,10 +544,7 @@ int sm_dmap_remove(struct sm_chunk *chunks, unsigned int nr)
 
 fail:
 	pr_warn_ratelimited("cannot remove a page from the direct map: %d\n", ret);
-	if (chunks[i].pmd)
-		sm_pmd_restore(&chunks[i]);
-	else
-		sm_restore_pages(chunks[i].page, j);
+	sm_restore_chunk(&chunks[i], j);
 	sm_dmap_restore(chunks, i);
 	return ret;
 }
@@ -449,7 +557,9 @@ fail:
  *
  * Changes the direct-map alias and the pages' PAT memtype, which
  * remap_pfn_range() then uses for the user mapping.  Going to UC- either
- * succeeds for every chunk or changes nothing.
+ * succeeds for every chunk or puts write-back back on all of them,
+ * including the one that failed part way (cpa keeps what it changed
+ * before an error); a chunk that will not go back is marked to leak.
  *
  * Return: 0, or a negative errno.
  */
@@ -471,36 +581,118 @@ int sm_dmap_set_uncached(struct sm_chunk *chunks, unsigned int nr, bool uc)
 		}
 		ret = set_memory_uc(addr, n);
 		if (ret) {
-			sm_dmap_set_uncached(chunks, i, false);
+			sm_dmap_set_uncached(chunks, i + 1, false);
 			return ret;
 		}
 	}
 	return 0;
 }
 
-/*
- * Take one page out and back in, checking the entry each time: the module
- * refuses to load if the chosen method does not really work here.
- */
-static int sm_dmap_selftest(void)
+/* Can the kernel read the first and the last page of @chunk? */
+static bool sm_chunk_readable(struct sm_chunk *chunk)
 {
-	struct sm_chunk chunk = { .order = 0 };
+	unsigned long last = (1UL << chunk->order) - 1;
+	u8 byte;
+
+	return !copy_from_kernel_nofault(&byte, page_address(chunk->page), 1) ||
+	       !copy_from_kernel_nofault(&byte, page_address(chunk->page + last), 1);
+}
+
+/*
+ * Take a chunk of @order out and back in: after removal the kernel must
+ * fail to read it, after restore it must be mapped again.  1 when no
+ * chunk of that order is free (nothing to test).
+ */
+static int sm_dmap_selftest_one(unsigned int order)
+{
+	gfp_t gfp = GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN;
+	struct sm_chunk chunk = { .order = order };
 	int ret;
 
-	chunk.page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	chunk.page = alloc_pages(order ? gfp | __GFP_NORETRY : gfp, order);
 	if (!chunk.page)
-		return -ENOMEM;
+		return order ? 1 : -ENOMEM;
 	ret = sm_dmap_remove(&chunk, 1);
 	if (!ret) {
-		sm_dmap_restore(&chunk, 1);
-		if (!sm_page_is_mapped(chunk.page)) {
-			/* Still out of the direct map: never free it. */
-			pr_err("self-test: page not restored, leaking it\n");
-			return -EFAULT;
+		if (sm_chunk_readable(&chunk)) {
+			pr_err("self-test: a removed page can still be read\n");
+			ret = -EFAULT;
 		}
+		sm_dmap_restore(&chunk, 1);
+		if (!chunk.lost && !sm_chunk_readable(&chunk))
+			sm_chunk_lose(&chunk, "self-test: page not restored");
+		if (chunk.lost)
+			ret = -EFAULT;
 	}
 	sm_chunk_free(&chunk);
 	return ret;
+}
+
+/*
+ * The module refuses to load if the chosen method does not really work
+ * here: a single page and, when one is free, a 2 MiB chunk (the "pte"
+ * method's one-entry path) go out and back in.
+ */
+static int sm_dmap_selftest(void)
+{
+	int ret = sm_dmap_selftest_one(0);
+
+	if (ret)
+		return ret;
+	ret = sm_dmap_selftest_one(SM_PMD_ORDER);
+	if (ret == 1)
+		pr_info("self-test: no free 2 MiB chunk, tested single pages only\n");
+	return ret == 1 ? 0 : ret;
+}
+
+/*
+ * Was a saved entry (sm_chunk.entry) a 2 MiB one?  A present 2 MiB entry
+ * has _PAGE_PSE; in a 4 KiB entry that bit is the PAT bit, which no
+ * write-back page (the only kind pooled) has.  The kernel method saves 0.
+ */
+bool sm_dmap_entry_is_pmd(u64 entry)
+{
+	return entry & _PAGE_PSE;
+}
+
+/**
+ * sm_dmap_has_alias - does the kernel map part of a chunk a second time?
+ * @page: first page of the chunk
+ * @order: its order
+ *
+ * On x86_64 the kernel image is mapped twice: in the direct map and at
+ * __START_KERNEL_map, from phys_base on (KERNEL_IMAGE_SIZE).  Frames in
+ * that range that the allocator hands out (freed __init memory, the rest
+ * of the image's last 2 MiB page) may still have a present entry there,
+ * which neither method removes: such chunks are never used for secrets.
+ *
+ * Return: true if any page of the chunk has a present second mapping.
+ */
+bool sm_dmap_has_alias(struct page *page, unsigned int order)
+{
+	phys_addr_t start = page_to_phys(page);
+	phys_addr_t end = start + (PAGE_SIZE << order);
+	phys_addr_t pa, lo = phys_base, hi = phys_base + KERNEL_IMAGE_SIZE;
+	unsigned int level;
+	pte_t *ptep;
+
+	if (end <= lo || start >= hi)
+		return false;
+	for (pa = max(start, lo); pa < min(end, hi); ) {
+		ptep = lookup_address(__START_KERNEL_map + (pa - phys_base), &level);
+		if (ptep && (pte_flags(*ptep) & _PAGE_PRESENT))
+			return true;
+		/*
+		 * A non-present entry: skip what it covers.  No entry: level
+		 * names the table above the empty one; skip what that covers.
+		 */
+		if (!ptep)
+			level = level == PG_LEVEL_NONE ? PG_LEVEL_1G : level - 1;
+		if (level > PG_LEVEL_1G)
+			level = PG_LEVEL_1G;
+		pa = (pa & page_level_mask(level)) + page_level_size(level);
+	}
+	return false;
 }
 
 static int sm_dmap_try(enum sm_dmap_method method)

@@ -18,7 +18,13 @@ struct sm_chunk {
 	unsigned int order;
 	bool pmd;		/* out of the direct map as one 2 MiB entry */
 	bool leak;		/* left uncached: must never be freed */
-	u64 pmd_entry;		/* that entry as it was, to put back */
+	bool lost;		/* could not be put back in the direct map: never touched again */
+	/*
+	 * "pte" method: the direct-map entry as it was before removal, to
+	 * put back: the 2 MiB entry when pmd, else the first page's 4 KiB
+	 * entry (every page of the chunk had the same flags).
+	 */
+	u64 entry;
 };
 
 /* A chunk of this order may leave the direct map as one 2 MiB entry. */
@@ -28,7 +34,7 @@ struct sm_chunk {
 /* Give a chunk's pages back to the allocator, unless it must be lost. */
 static inline void sm_chunk_free(struct sm_chunk *chunk)
 {
-	if (!chunk->leak)
+	if (!chunk->leak && !chunk->lost)
 		__free_pages(chunk->page, chunk->order);
 }
 
@@ -51,6 +57,7 @@ struct sm_stats {
 	atomic_long_t dmap_changes;	/* pages removed from or restored to the direct map */
 	atomic_long_t dmap_splits;	/* large direct-map pages split by the module */
 	atomic_long_t pool_pages;	/* zeroed pages kept by the pool */
+	atomic_long_t lost_pages;	/* pages never given back (restore failed) */
 };
 
 extern struct sm_stats sm_stats;
@@ -77,6 +84,9 @@ void sm_dmap_restore(struct sm_chunk *chunks, unsigned int nr);
 void sm_dmap_flush(void);
 bool sm_dmap_ibt_enforced(void);
 int sm_dmap_set_uncached(struct sm_chunk *chunks, unsigned int nr, bool uc);
+bool sm_dmap_has_alias(struct page *page, unsigned int order);
+bool sm_dmap_entry_is_pmd(u64 entry);
+void sm_chunk_lose(struct sm_chunk *chunk, const char *why);
 
 /* secretmem_pool.c: zeroed pages kept out of the direct map for reuse. */
 struct sm_pool;
@@ -96,5 +106,11 @@ unsigned long sm_pool_drain(unsigned long pages);
 
 /* secretmem_mmap.c: the mmap path. */
 int sm_mmap(struct file *file, struct vm_area_struct *vma);
+struct page *sm_alloc_pages(gfp_t gfp, unsigned int order);
+void sm_quarantine_free(void);
+void sm_mmap_exit(void);
+
+/* secretmem_main.c: is hibernation being prepared (no new secret pages)? */
+bool sm_pm_blocked(void);
 
 #endif /* _SECRETMEM_INTERNAL_H */

@@ -3,6 +3,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/cc_platform.h>
 #include <linux/cpu.h>
 #include <linux/device.h>
@@ -11,6 +12,7 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/user.h>
 #include <linux/slab.h>
 #include <linux/suspend.h>
 #include <linux/uaccess.h>
@@ -25,11 +27,15 @@
 
 struct sm_stats sm_stats;
 
-/* 0 at load means half of RAM; root may change it at run time. */
+/*
+ * 0 at load means a quarter of RAM; root may change it at run time.  Each
+ * user is held to RLIMIT_MEMLOCK (8 MiB by default); this bounds all users
+ * together, since the pages are unmovable and unswappable.
+ */
 unsigned long sm_max_pages;
 module_param_named(max_pages, sm_max_pages, ulong, 0644);
 MODULE_PARM_DESC(max_pages,
-		 "Most pages all regions together may hold (default: half of RAM)");
+		 "Most pages all regions together may hold (default: a quarter of RAM)");
 
 /* Lowering it frees the excess at once; 0 turns the pool off. */
 static int sm_pool_max_set(const char *val, const struct kernel_param *kp)
@@ -67,6 +73,10 @@ MODULE_PARM_DESC(fault_dmap_nth, "Test hook: fail the Nth direct-map removal of 
 module_param_named(fault_map_nth, sm_faults.map_nth, uint, 0644);
 MODULE_PARM_DESC(fault_map_nth, "Test hook: fail the Nth chunk mapping of each mmap (0: off)");
 
+/*
+ * The counters show when and how much other users map: only root may read
+ * them (0400).  A process learns about its own fd from GET_INFO.
+ */
 #define SM_STAT_ATTR(name)						\
 static ssize_t name##_show(struct device *dev,				\
 			   struct device_attribute *attr, char *buf)	\
@@ -74,7 +84,7 @@ static ssize_t name##_show(struct device *dev,				\
 	return sysfs_emit(buf, "%ld\n",					\
 			  atomic_long_read(&sm_stats.name));		\
 }									\
-static DEVICE_ATTR_RO(name)
+static DEVICE_ATTR_ADMIN_RO(name)
 
 SM_STAT_ATTR(regions);
 SM_STAT_ATTR(pages);
@@ -84,6 +94,7 @@ SM_STAT_ATTR(tlb_flushes);
 SM_STAT_ATTR(dmap_changes);
 SM_STAT_ATTR(dmap_splits);
 SM_STAT_ATTR(pool_pages);
+SM_STAT_ATTR(lost_pages);
 
 static ssize_t dmap_method_show(struct device *dev,
 				struct device_attribute *attr, char *buf)
@@ -101,6 +112,7 @@ static struct attribute *sm_attrs[] = {
 	&dev_attr_dmap_changes.attr,
 	&dev_attr_dmap_splits.attr,
 	&dev_attr_pool_pages.attr,
+	&dev_attr_lost_pages.attr,
 	&dev_attr_dmap_method.attr,
 	NULL,
 };
@@ -130,14 +142,22 @@ static int sm_release(struct inode *inode, struct file *file)
 
 static bool sm_hibernation_veto;
 
+/*
+ * RLIMIT_MEMLOCK bytes an mmap may still take: the limit less what the
+ * user and this mm already hold, whichever is more.  A query: no
+ * capable(), which would audit and mark the task PF_SUPERPRIV.
+ */
 static u64 sm_memlock_left(void)
 {
 	unsigned long limit = rlimit(RLIMIT_MEMLOCK);
 	unsigned long locked;
 
-	if (limit == RLIM_INFINITY || capable(CAP_IPC_LOCK) || !current->mm)
+	if (limit == RLIM_INFINITY || !current->mm ||
+	    has_capability_noaudit(current, CAP_IPC_LOCK))
 		return ~0ULL;
-	locked = READ_ONCE(current->mm->locked_vm) << PAGE_SHIFT;
+	locked = max_t(unsigned long, READ_ONCE(current->mm->locked_vm),
+		       atomic_long_read(&current_user()->locked_vm));
+	locked <<= PAGE_SHIFT;
 	return limit > locked ? limit - locked : 0;
 }
 
@@ -246,20 +266,60 @@ static const struct file_operations sm_fops = {
 
 /*
  * A hibernation image is written to disk with every page in it: refuse to
- * hibernate, or to restore an image over them, while secret pages exist.
+ * hibernate, or to restore an image over them, while secret pages exist,
+ * and let no new secret page come into existence from the PREPARE event
+ * until the matching POST one (PM_POST_HIBERNATION / PM_POST_RESTORE):
+ * with /dev/snapshot, tasks are frozen long after PREPARE
+ * (SNAPSHOT_FREEZE), and even the kernel's own path syncs filesystems
+ * between the two.
+ *
+ * sm_pm_block() and sm_mmap() are the two sides of a store-buffering
+ * pair: mmap reserves its pages (sm_stats.pages), then a full barrier,
+ * then reads sm_pm_block_on; PREPARE sets sm_pm_block_on, then a full
+ * barrier, then reads the page count.  Either mmap sees the block and
+ * fails with EBUSY, or PREPARE sees its pages and refuses.  While
+ * blocked the pool takes nothing in (sm_pool_has_room()) and serves
+ * nothing (only mmap serves).  If PREPARE is refused, the PM core sends
+ * no POST to this notifier (notifier_call_chain_robust() rolls back only
+ * the ones before it), so the block is lifted here.
  */
+static bool sm_pm_block_on;
+
+bool sm_pm_blocked(void)
+{
+	return READ_ONCE(sm_pm_block_on);
+}
+
+static void sm_pm_block(bool on)
+{
+	WRITE_ONCE(sm_pm_block_on, on);
+	/* Orders the store before the read of sm_stats.pages; pairs with sm_mmap(). */
+	smp_mb();
+}
+
 static int sm_pm_notify(struct notifier_block *nb, unsigned long action,
 			void *data)
 {
 	long pages;
 
-	if (action != PM_HIBERNATION_PREPARE && action != PM_RESTORE_PREPARE)
+	switch (action) {
+	case PM_HIBERNATION_PREPARE:
+	case PM_RESTORE_PREPARE:
+		break;
+	case PM_POST_HIBERNATION:
+	case PM_POST_RESTORE:
+		sm_pm_block(false);
 		return NOTIFY_DONE;
+	default:
+		return NOTIFY_DONE;
+	}
+	sm_pm_block(true);
 	/* Pooled pages hold nothing; they need not stop hibernation. */
 	sm_pool_drain(ULONG_MAX);
 	pages = atomic_long_read(&sm_stats.pages);
 	if (!pages)
 		return NOTIFY_DONE;
+	sm_pm_block(false);
 	pr_info("refusing to %s: %ld secret pages in use\n",
 		action == PM_HIBERNATION_PREPARE ? "hibernate" : "restore a hibernation image",
 		pages);
@@ -283,7 +343,7 @@ static int __init sm_init(void)
 	int ret;
 
 	if (!sm_max_pages)
-		sm_max_pages = totalram_pages() / 2;
+		sm_max_pages = totalram_pages() / 4;
 
 	ret = sm_dmap_init(dmap_method);
 	if (ret) {
@@ -312,6 +372,7 @@ out_pm:
 		unregister_pm_notifier(&sm_pm_nb);
 out_pool:
 	sm_pool_exit();
+	sm_mmap_exit();
 	return ret;
 }
 
@@ -322,6 +383,7 @@ static void __exit sm_exit(void)
 	if (sm_hibernation_veto)
 		unregister_pm_notifier(&sm_pm_nb);
 	sm_pool_exit();
+	sm_mmap_exit();
 }
 
 module_init(sm_init);

@@ -3,11 +3,15 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
+#include <linux/mmu_notifier.h>
 #include <linux/refcount.h>
 #include <linux/sched/signal.h>
+#include <linux/sched/user.h>
 #include <linux/slab.h>
+#include <linux/spinlock.h>
 
 #include <secretmem.h>
 #include "compat.h"
@@ -28,13 +32,179 @@ struct sm_region {
 	refcount_t vmas;		/* VMAs that map this region */
 	struct sm_file *smf;		/* the fd mapped; its VMAs keep it open */
 	struct sm_pool *pool;		/* where its pages go back, or NULL */
+	struct sm_mm *smm;		/* the mm it is charged to (a reference) */
+	struct list_head mm_node;	/* in smm->regions while it holds pages */
+	struct user_struct *user;	/* the user charged for its pages (a reference) */
 	bool uncached;			/* pages are UC- instead of write-back */
+	bool released;			/* pages and charges already given back */
 	unsigned long nr_pages;
 	unsigned int nr_chunks;
 	unsigned int nr_removed;	/* chunks[0..nr_removed) are out of the direct map */
 	unsigned long max_chunks;	/* room in chunks[] */
 	struct sm_chunk *chunks;
 };
+
+/*
+ * One per mm that maps secret memory: an mmu notifier whose release hook
+ * gives the mm's regions back at the very start of its teardown.
+ *
+ * Why: the pages count in the mm's RSS (so the OOM killer sees them), but
+ * exit_mmap() sets MMF_OOM_SKIP after unmap_vmas() and before remove_vma()
+ * reaches ->close: an OOM victim's secret pages would still be held when
+ * the killer, seeing MMF_OOM_SKIP, picks a second victim.  ->release runs
+ * first in exit_mmap(), with mm_users at 0, so nothing can fault, map or
+ * unmap in this mm any more; it zaps the regions' PTEs, then releases
+ * them as ->close would (mm/mmu_notifier.c: release may drop the
+ * notifier with mmu_notifier_put()).  The notifier lives as long as the
+ * mm (one reference until release, one per region), so registration
+ * (mm_take_all_locks()) happens once per process.
+ */
+struct sm_mm {
+	struct mmu_notifier mn;
+	spinlock_t lock;		/* guards regions */
+	struct list_head regions;	/* regions still holding pages */
+	bool fresh;			/* just allocated: take the mm's reference */
+};
+
+static void sm_region_release_all(struct sm_region *region);
+static const struct vm_operations_struct sm_vm_ops;
+
+static struct mmu_notifier *sm_mm_alloc(struct mm_struct *mm)
+{
+	struct sm_mm *smm = kzalloc(sizeof(*smm), GFP_KERNEL_ACCOUNT);
+
+	if (!smm)
+		return ERR_PTR(-ENOMEM);
+	spin_lock_init(&smm->lock);
+	INIT_LIST_HEAD(&smm->regions);
+	smm->fresh = true;
+	return &smm->mn;
+}
+
+static void sm_mm_free(struct mmu_notifier *mn)
+{
+	kfree(container_of(mn, struct sm_mm, mn));
+}
+
+static void sm_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	struct sm_mm *smm = container_of(mn, struct sm_mm, mn);
+	struct vm_area_struct *vma;
+	struct sm_region *region;
+
+	/* No page goes back while a PTE still points at it. */
+	mmap_read_lock(mm);
+	for (vma = find_vma(mm, 0); vma; vma = find_vma(mm, vma->vm_end))
+		if (vma->vm_ops == &sm_vm_ops)
+			sm_zap_vma(vma);
+	mmap_read_unlock(mm);
+
+	spin_lock(&smm->lock);
+	while (!list_empty(&smm->regions)) {
+		region = list_first_entry(&smm->regions, struct sm_region, mm_node);
+		list_del_init(&region->mm_node);
+		spin_unlock(&smm->lock);
+		sm_region_release_all(region);
+		spin_lock(&smm->lock);
+	}
+	spin_unlock(&smm->lock);
+	mmu_notifier_put(mn);	/* the mm's own reference */
+}
+
+static const struct mmu_notifier_ops sm_mm_ops = {
+	.release = sm_mm_release,
+	.alloc_notifier = sm_mm_alloc,
+	.free_notifier = sm_mm_free,
+};
+
+/* The notifier of @mm, with a reference for a new region; mmap_lock held for write. */
+static struct sm_mm *sm_mm_get(struct mm_struct *mm)
+{
+	struct mmu_notifier *mn = mmu_notifier_get_locked(&sm_mm_ops, mm);
+	struct sm_mm *smm;
+
+	if (IS_ERR(mn))
+		return ERR_CAST(mn);
+	smm = container_of(mn, struct sm_mm, mn);
+	if (smm->fresh) {
+		/* The mm's reference, dropped by sm_mm_release(). */
+		smm->fresh = false;
+		mmu_notifier_get_locked(&sm_mm_ops, mm);
+	}
+	return smm;
+}
+
+/* At unload: wait for notifiers freed after their mm went away. */
+void sm_mmap_exit(void)
+{
+	mmu_notifier_synchronize();
+	sm_quarantine_free();
+}
+
+/*
+ * Frames that the kernel also maps elsewhere (sm_dmap_has_alias()) are
+ * never used for secrets.  They are kept here, not freed, so that the
+ * allocator does not hand them out again, and freed at unload.
+ */
+static DEFINE_SPINLOCK(sm_quarantine_lock);
+static LIST_HEAD(sm_quarantine);
+
+void sm_quarantine_free(void)
+{
+	struct page *page, *next;
+
+	list_for_each_entry_safe(page, next, &sm_quarantine, lru) {
+		list_del(&page->lru);
+		__free_pages(page, page_private(page));
+	}
+}
+
+/**
+ * sm_alloc_pages - allocate pages that may hold secrets
+ * @gfp: allocation flags
+ * @order: order of the chunk
+ *
+ * Like alloc_pages(), but never returns a chunk with a second kernel
+ * mapping.
+ *
+ * Return: the first page, or NULL.
+ */
+struct page *sm_alloc_pages(gfp_t gfp, unsigned int order)
+{
+	struct page *page;
+	int tries;
+
+	for (tries = 0; tries < 8; tries++) {
+		page = alloc_pages(gfp, order);
+		if (!page || !sm_dmap_has_alias(page, order))
+			return page;
+		set_page_private(page, order);
+		spin_lock(&sm_quarantine_lock);
+		list_add(&page->lru, &sm_quarantine);
+		spin_unlock(&sm_quarantine_lock);
+	}
+	return NULL;
+}
+
+/*
+ * RLIMIT_MEMLOCK per user, as io_uring and perf charge it: all secret
+ * pages of one user (user_struct->locked_vm) over all its processes stay
+ * within the limit, checked and charged in one atomic step.  With
+ * CAP_IPC_LOCK, or an unlimited limit, the pages are charged but not
+ * limited, as user_shm_lock() does.
+ */
+static int sm_charge_user(struct user_struct *user, unsigned long nr,
+			  bool unlimited)
+{
+	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+	long cur = atomic_long_read(&user->locked_vm);
+
+	do {
+		if (!unlimited && (unsigned long)cur + nr > limit)
+			return -EAGAIN;
+	} while (!atomic_long_try_cmpxchg(&user->locked_vm, &cur, cur + nr));
+	return 0;
+}
 
 /*
  * Room for the chunks of a region when the allocator does not fall back to
@@ -94,13 +264,16 @@ static bool sm_reserve_pages(unsigned long nr)
 	return true;
 }
 
-/* Zero every page of @chunks; they must be in the direct map. */
+/* Zero every page of @chunks but lost ones; they are in the direct map. */
 static void sm_scrub(struct sm_chunk *chunks, unsigned int nr)
 {
 	unsigned long j;
 	unsigned int i;
 
 	for (i = 0; i < nr; i++) {
+		/* Out of the direct map for good: clear_page() would fault. */
+		if (chunks[i].lost)
+			continue;
 		for (j = 0; j < (1UL << chunks[i].order); j++)
 			clear_page(page_address(chunks[i].page + j));
 		cond_resched();
@@ -147,8 +320,8 @@ static int sm_alloc_chunks(struct sm_region *region)
 		if (++tries == READ_ONCE(sm_faults.alloc_nth))
 			page = NULL;
 		else
-			page = alloc_pages(order ? gfp | __GFP_NORETRY :
-					   gfp | __GFP_RETRY_MAYFAIL, order);
+			page = sm_alloc_pages(order ? gfp | __GFP_NORETRY :
+					      gfp | __GFP_RETRY_MAYFAIL, order);
 		if (!page) {
 			if (!order)
 				return -ENOMEM;
@@ -199,29 +372,26 @@ static void sm_region_release(struct sm_region *region, bool uncached)
 	region->nr_chunks = 0;
 }
 
+/* Drop what a region holds besides its pages; the pages are gone. */
 static void sm_region_kfree(struct sm_region *region)
 {
+	if (region->user)
+		free_uid(region->user);
+	if (region->smm)
+		mmu_notifier_put(&region->smm->mn);
 	kvfree(region->chunks);
 	kfree(region);
 }
 
-static void sm_region_free(struct sm_region *region)
-{
-	sm_region_release(region, region->uncached);
-	atomic_long_sub(region->nr_pages, &region->smf->pages);
-	atomic_long_sub(region->nr_pages, &sm_stats.pages);
-	atomic_long_dec(&sm_stats.regions);
-	sm_region_kfree(region);
-}
-
 /*
- * Give back the RLIMIT_MEMLOCK charge.  Neither account_locked_vm() (takes
- * mmap_lock) nor __account_locked_vm() (asserts it is held for write) fits
- * ->close: munmap calls it with mmap_lock downgraded to read, exit, mremap
- * and MAP_FIXED with it held for write.  Both exclude every writer of
- * locked_vm (all hold mmap_lock for write), and only the one munmap that
- * downgraded can be closing VMAs under the read lock, so the plain update
- * below is serialised.  The mm is the VMA's own: the one charged at mmap
+ * Give back the RLIMIT_MEMLOCK charge of the mm (VmLck).  Neither
+ * account_locked_vm() (takes mmap_lock) nor __account_locked_vm() (asserts
+ * it is held for write) fits here: munmap calls ->close with mmap_lock
+ * downgraded to read, exit, mremap and MAP_FIXED with it held for write,
+ * and ->release runs with mm_users at 0.  Each excludes every writer of
+ * locked_vm (all hold mmap_lock for write, on a live mm), and only the one
+ * munmap that downgraded can be closing VMAs under the read lock, so the
+ * plain update below is serialised.  The mm is the one charged at mmap
  * time, never current->mm, which differs after execve() or when another
  * task drops the last reference to this mm.
  */
@@ -230,6 +400,37 @@ static void sm_uncharge(struct mm_struct *mm, unsigned long pages)
 	unsigned long locked = READ_ONCE(mm->locked_vm);
 
 	WRITE_ONCE(mm->locked_vm, locked - min(locked, pages));
+}
+
+/*
+ * Give back @region's pages and every charge for them: RSS, VmLck, the
+ * user's locked_vm, the counters.  Called once, by whoever takes the
+ * region off its mm's list: the last ->close, or ->release at exit.
+ */
+static void sm_region_release_all(struct sm_region *region)
+{
+	struct mm_struct *mm = region->smm->mn.mm;
+
+	sm_region_release(region, region->uncached);
+	sm_mm_rss_add(mm, -(long)region->nr_pages);
+	sm_uncharge(mm, region->nr_pages);
+	atomic_long_sub(region->nr_pages, &region->user->locked_vm);
+	atomic_long_sub(region->nr_pages, &region->smf->pages);
+	atomic_long_sub(region->nr_pages, &sm_stats.pages);
+	atomic_long_dec(&sm_stats.regions);
+}
+
+/* Take @region off its mm's list; true if it was still there. */
+static bool sm_region_unlink(struct sm_region *region)
+{
+	struct sm_mm *smm = region->smm;
+	bool mine;
+
+	spin_lock(&smm->lock);
+	mine = !list_empty(&region->mm_node);
+	list_del_init(&region->mm_node);
+	spin_unlock(&smm->lock);
+	return mine;
 }
 
 static void sm_vm_open(struct vm_area_struct *vma)
@@ -245,8 +446,10 @@ static void sm_vm_close(struct vm_area_struct *vma)
 
 	if (!refcount_dec_and_test(&region->vmas))
 		return;
-	sm_uncharge(vma->vm_mm, region->nr_pages);
-	sm_region_free(region);
+	/* At exit, sm_mm_release() gave the pages back already. */
+	if (sm_region_unlink(region))
+		sm_region_release_all(region);
+	sm_region_kfree(region);
 }
 
 static const struct vm_operations_struct sm_vm_ops = {
@@ -297,16 +500,29 @@ static int sm_map_chunks(struct vm_area_struct *vma, struct sm_region *region)
 	return 0;
 }
 
-/* The fd's flags are fixed from its first mmap() call on. */
-static bool sm_file_uncached(struct sm_file *smf)
+/*
+ * The fd's flags are fixed once an mmap() made pages: an mmap() under way
+ * holds them (SET_FLAGS gets EBUSY), one that fails before any page was
+ * made leaves them free.
+ */
+static bool sm_file_begin(struct sm_file *smf)
 {
 	bool uc;
 
 	mutex_lock(&smf->lock);
-	smf->mmapped = true;
+	smf->mmaps_in_flight++;
 	uc = smf->flags & SECRETMEM_FLAG_UNCACHED;
 	mutex_unlock(&smf->lock);
 	return uc;
+}
+
+static void sm_file_end(struct sm_file *smf, bool made_pages)
+{
+	mutex_lock(&smf->lock);
+	smf->mmaps_in_flight--;
+	if (made_pages)
+		smf->mmapped = true;
+	mutex_unlock(&smf->lock);
 }
 
 /**
@@ -314,48 +530,75 @@ static bool sm_file_uncached(struct sm_file *smf)
  * @file: the open device
  * @vma: the new VMA; mmap_lock is held for write
  *
+ * The order: reserve the module-wide budget, refuse while hibernation is
+ * being prepared, charge the user and the mm (RLIMIT_MEMLOCK), take the
+ * mm's notifier, allocate (or take from the pool) and zero, take out of
+ * the direct map, map; then count the pages in the mm's RSS.  Every
+ * failure undoes what was done, in reverse.
+ *
  * Return: 0, or -EINVAL (MAP_PRIVATE, offset), -EPERM (PROT_EXEC),
- * -EAGAIN (RLIMIT_MEMLOCK), -ENOMEM (max_pages or no memory), -EINTR.
+ * -EBUSY (hibernation under way), -EAGAIN (RLIMIT_MEMLOCK), -ENOMEM
+ * (max_pages or no memory), -EINTR (fatal signal).
  */
 int sm_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	unsigned long nr_pages = vma_pages(vma);
 	struct mm_struct *mm = vma->vm_mm;
 	struct sm_file *smf = file->private_data;
+	struct user_struct *user;
 	struct sm_region *region;
-	bool uncached, uc_set = false;
+	bool uncached, uc_set = false, lock_ok;
+	struct sm_mm *smm;
 	int ret;
 
 	if (!(vma->vm_flags & VM_MAYSHARE) || vma->vm_pgoff)
 		return -EINVAL;
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
-	uncached = sm_file_uncached(smf);
+	uncached = sm_file_begin(smf);
 
 	if (!sm_reserve_pages(nr_pages)) {
 		atomic_long_inc(&sm_stats.alloc_failures);
-		return -ENOMEM;
+		ret = -ENOMEM;
+		goto out_end;
 	}
-	if (__account_locked_vm(mm, nr_pages, true, current,
-				capable(CAP_IPC_LOCK))) {
-		ret = -EAGAIN;
+	/* Orders the reservation before the read; pairs with sm_pm_block(). */
+	smp_mb();
+	if (sm_pm_blocked()) {
+		ret = -EBUSY;
 		goto out_unreserve;
+	}
+	lock_ok = capable(CAP_IPC_LOCK);
+	user = get_uid(current_user());
+	ret = sm_charge_user(user, nr_pages,
+			     lock_ok || rlimit(RLIMIT_MEMLOCK) == RLIM_INFINITY);
+	if (ret)
+		goto out_put_user;
+	if (__account_locked_vm(mm, nr_pages, true, current, lock_ok)) {
+		ret = -EAGAIN;
+		goto out_uncharge_user;
+	}
+	smm = sm_mm_get(mm);
+	if (IS_ERR(smm)) {
+		ret = PTR_ERR(smm);
+		goto out_uncharge;
 	}
 
 	ret = -ENOMEM;
 	region = kzalloc(sizeof(*region), GFP_KERNEL_ACCOUNT);
 	if (!region)
-		goto out_uncharge;
+		goto out_put_smm;
 	region->max_chunks = sm_chunks_expected(nr_pages);
 	region->chunks = kvmalloc_array(region->max_chunks, sizeof(*region->chunks),
 					GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!region->chunks) {
 		kfree(region);
-		goto out_uncharge;
+		goto out_put_smm;
 	}
 	region->nr_pages = nr_pages;
 	region->smf = smf;
 	region->uncached = uncached;
+	INIT_LIST_HEAD(&region->mm_node);
 	refcount_set(&region->vmas, 1);
 	/* UC- pages take a memtype change each: they never come from the pool. */
 	if (!uncached)
@@ -376,8 +619,10 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 	if (region->nr_chunks > region->nr_removed) {
 		ret = sm_dmap_remove(region->chunks + region->nr_removed,
 				     region->nr_chunks - region->nr_removed);
-		if (ret)
+		if (ret) {
+			ret = -ENOMEM;
 			goto out_release;
+		}
 		region->nr_removed = region->nr_chunks;
 	}
 
@@ -395,23 +640,39 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 	if (ret)
 		goto out_unmap;
 
+	/* The pages count in the mm's RSS, as memfd_secret's (RssFile). */
+	sm_mm_rss_add(mm, nr_pages);
+	region->smm = smm;
+	region->user = user;
+	spin_lock(&smm->lock);
+	list_add(&region->mm_node, &smm->regions);
+	spin_unlock(&smm->lock);
 	vma->vm_ops = &sm_vm_ops;
 	vma->vm_private_data = region;
 	atomic_long_add(nr_pages, &smf->pages);
 	atomic_long_inc(&sm_stats.regions);
+	sm_file_end(smf, true);
 	return 0;
 
 out_unmap:
 	/* No page goes back while a PTE still points at it. */
-	zap_vma_ptes(vma, vma->vm_start, vma->vm_end - vma->vm_start);
+	sm_zap_vma(vma);
 out_release:
 	sm_region_release(region, uc_set);
 	sm_region_kfree(region);
 	if (ret == -ENOMEM)
 		atomic_long_inc(&sm_stats.alloc_failures);
+out_put_smm:
+	mmu_notifier_put(&smm->mn);
 out_uncharge:
 	__account_locked_vm(mm, nr_pages, false, current, false);
+out_uncharge_user:
+	atomic_long_sub(nr_pages, &user->locked_vm);
+out_put_user:
+	free_uid(user);
 out_unreserve:
 	atomic_long_sub(nr_pages, &sm_stats.pages);
+out_end:
+	sm_file_end(smf, false);
 	return ret;
 }

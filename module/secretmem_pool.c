@@ -64,8 +64,8 @@ struct sm_pool {
 	unsigned long nr_pages;		/* pages on the lists */
 	unsigned long nr[SM_SIZES][SM_STATES];	/* chunks on each list */
 	/*
-	 * Pages linked by page->lru; a ready 2 MiB chunk taken out as one
-	 * entry keeps that entry in page->private, else it is 0.
+	 * Pages linked by page->lru; a ready chunk keeps the direct-map
+	 * entry to put back (sm_chunk.entry) in page->private.
 	 */
 	struct list_head lists[SM_SIZES][SM_STATES];
 };
@@ -132,6 +132,34 @@ static struct sm_pool *sm_pool_find(struct mem_cgroup *memcg)
 	return NULL;
 }
 
+/*
+ * The memory cgroup that __GFP_ACCOUNT charges the calling task's
+ * allocations to, with a reference: as get_obj_cgroup_from_current() in
+ * mm/memcontrol.c picks it, the task's active memcg (set_active_memcg())
+ * if any, else the task's own cgroup (not its mm owner's, which differs
+ * for CLONE_VM without CLONE_THREAD), or the nearest ancestor that can
+ * still be charged.
+ */
+static struct mem_cgroup *sm_charge_memcg(void)
+{
+#ifdef CONFIG_MEMCG
+	struct mem_cgroup *memcg;
+
+	if (mem_cgroup_disabled())
+		return NULL;
+	rcu_read_lock();
+	memcg = current->active_memcg;
+	if (!memcg)
+		memcg = mem_cgroup_from_task(current);
+	while (memcg && !css_tryget(&memcg->css))
+		memcg = parent_mem_cgroup(memcg);
+	rcu_read_unlock();
+	return memcg;
+#else
+	return NULL;
+#endif
+}
+
 /**
  * sm_pool_get - the pool of the calling task's memory cgroup
  *
@@ -146,7 +174,7 @@ struct sm_pool *sm_pool_get(void)
 
 	if (!READ_ONCE(sm_pool_max))
 		return NULL;
-	memcg = get_mem_cgroup_from_mm(current->mm);
+	memcg = sm_charge_memcg();
 	spin_lock(&sm_pool_lock);
 	pool = sm_pool_find(memcg);
 	if (pool)
@@ -197,6 +225,18 @@ void sm_pool_put(struct sm_pool *pool)
 		sm_pool_free(pool);
 }
 
+/* A chunk from a pool list, described as sm_dmap_restore() expects. */
+static void sm_pool_chunk(struct sm_chunk *chunk, struct page *page,
+			  unsigned int order)
+{
+	memset(chunk, 0, sizeof(*chunk));
+	chunk->page = page;
+	chunk->order = order;
+	chunk->entry = page_private(page);
+	chunk->pmd = order == SM_PMD_ORDER && sm_dmap_entry_is_pmd(chunk->entry);
+	set_page_private(page, 0);
+}
+
 /**
  * sm_pool_take - move pages of one size and state out of a pool
  * @pool: the caller's pool
@@ -222,13 +262,7 @@ unsigned int sm_pool_take(struct sm_pool *pool, unsigned int order, bool ready,
 	while (n < nr && !list_empty(list)) {
 		page = list_first_entry(list, struct page, lru);
 		list_del(&page->lru);
-		memset(&chunks[n], 0, sizeof(chunks[n]));
-		chunks[n].page = page;
-		chunks[n].order = order;
-		chunks[n].pmd_entry = page_private(page);
-		chunks[n].pmd = page_private(page) != 0;
-		set_page_private(page, 0);
-		n++;
+		sm_pool_chunk(&chunks[n++], page, order);
 	}
 	pool->nr[size][ready ? SM_READY : SM_SPARE] -= n;
 	pool->nr_pages -= (unsigned long)n << order;
@@ -251,10 +285,10 @@ static void sm_pool_add(struct sm_pool *pool, int state, struct sm_chunk *c,
 	for (i = 0; i < nr; i++) {
 		int size = c[i].order ? SM_BIG : SM_SMALL;
 
-		if (c[i].leak)
+		if (c[i].leak || c[i].lost)
 			continue;
 
-		set_page_private(c[i].page, c[i].pmd ? c[i].pmd_entry : 0);
+		set_page_private(c[i].page, state == SM_READY ? c[i].entry : 0);
 		list_add(&c[i].page->lru, &pool->lists[size][state]);
 		pool->nr[size][state]++;
 		pool->nr_pages += 1UL << c[i].order;
@@ -267,6 +301,9 @@ static bool sm_pool_has_room(struct sm_pool *pool, unsigned long pages)
 {
 	unsigned long now = atomic_long_read(&sm_stats.pool_pages);
 
+	/* Hibernation is being prepared: nothing comes into the pool. */
+	if (sm_pm_blocked())
+		return false;
 	if (pool->limited && pool->nr_pages + pages > SM_PMD_PAGES)
 		return false;
 	return now + pages <= READ_ONCE(sm_pool_max);
@@ -294,7 +331,7 @@ static int sm_pool_refill(struct sm_pool *pool, unsigned int need)
 		if (sm_pool_take(pool, SM_PMD_ORDER, false, &big, 1))
 			page = big.page;
 		else if (sm_pool_has_room(pool, n + SM_PMD_PAGES - need))
-			page = alloc_pages(gfp, SM_PMD_ORDER);
+			page = sm_alloc_pages(gfp, SM_PMD_ORDER);
 	}
 	if (page) {
 		split_page(page, SM_PMD_ORDER);
@@ -397,7 +434,7 @@ void sm_pool_give(struct sm_pool *pool, struct sm_chunk *chunks, unsigned int nr
 	for (i = 0; i < nr; i++) {
 		struct sm_chunk *c = &chunks[i];
 
-		if (c->leak || (c->order && c->order != SM_PMD_ORDER) ||
+		if (c->leak || c->lost || (c->order && c->order != SM_PMD_ORDER) ||
 		    !sm_pool_has_room(pool, 1UL << c->order))
 			continue;
 		sm_pool_add(pool, SM_SPARE, c, 1);
@@ -429,12 +466,7 @@ static bool sm_pool_pop(struct sm_chunk *chunk, bool *ready)
 					continue;
 				page = list_first_entry(list, struct page, lru);
 				list_del(&page->lru);
-				memset(chunk, 0, sizeof(*chunk));
-				chunk->page = page;
-				chunk->order = sm_size_order(size);
-				chunk->pmd_entry = page_private(page);
-				chunk->pmd = page_private(page) != 0;
-				set_page_private(page, 0);
+				sm_pool_chunk(chunk, page, sm_size_order(size));
 				*ready = state == SM_READY;
 				pool->nr[size][state]--;
 				pool->nr_pages -= 1UL << chunk->order;
