@@ -13,6 +13,11 @@
  */
 #include "compat_autoconf.h"
 
+/* An exiting mm gives its secret pages back in an mmu notifier's ->release. */
+#ifndef CONFIG_MMU_NOTIFIER
+#error "secretmem_dev needs CONFIG_MMU_NOTIFIER"
+#endif
+
 /* vm_flags became read-only in 6.3; writers go through vm_flags_set(). */
 #ifdef SM_HAVE_VM_FLAGS_SET
 static inline void sm_vm_flags_set(struct vm_area_struct *vma, vm_flags_t flags)

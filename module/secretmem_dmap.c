@@ -434,13 +434,24 @@ void sm_chunk_lose(struct sm_chunk *chunk, const char *why)
 		    1UL << chunk->order, page_to_pfn(chunk->page));
 }
 
+/*
+ * Test hook: does the restore of this page (the @done-th of one
+ * sm_dmap_restore() call) find its entry changed?  @done is NULL on the
+ * rollback of a failed removal.
+ */
+static bool sm_restore_fault(unsigned int *done)
+{
+	return done && ++*done == READ_ONCE(sm_faults.restore_nth);
+}
+
 /* Put back pages [0, @n) of @chunk; lose the chunk if any will not go back. */
-static void sm_restore_pages(struct sm_chunk *chunk, unsigned long n)
+static void sm_restore_pages(struct sm_chunk *chunk, unsigned long n,
+			     unsigned int *done)
 {
 	unsigned long i;
 
 	for (i = 0; i < n; i++) {
-		if (sm_page_restore(chunk, i)) {
+		if (sm_restore_fault(done) || sm_page_restore(chunk, i)) {
 			sm_chunk_lose(chunk, "direct-map entry changed behind the module");
 			continue;
 		}
@@ -448,13 +459,14 @@ static void sm_restore_pages(struct sm_chunk *chunk, unsigned long n)
 	}
 }
 
-static void sm_restore_chunk(struct sm_chunk *chunk, unsigned long n)
+static void sm_restore_chunk(struct sm_chunk *chunk, unsigned long n,
+			     unsigned int *done)
 {
 	if (chunk->pmd) {
-		if (sm_pmd_restore(chunk))
+		if (sm_restore_fault(done) || sm_pmd_restore(chunk))
 			sm_chunk_lose(chunk, "2 MiB direct-map entry changed behind the module");
 	} else {
-		sm_restore_pages(chunk, n);
+		sm_restore_pages(chunk, n, done);
 	}
 }
 
@@ -469,10 +481,10 @@ static void sm_restore_chunk(struct sm_chunk *chunk, unsigned long n)
  */
 void sm_dmap_restore(struct sm_chunk *chunks, unsigned int nr)
 {
-	unsigned int i;
+	unsigned int i, done = 0;
 
 	for (i = 0; i < nr; i++) {
-		sm_restore_chunk(&chunks[i], 1UL << chunks[i].order);
+		sm_restore_chunk(&chunks[i], 1UL << chunks[i].order, &done);
 		cond_resched();
 	}
 }
@@ -544,7 +556,7 @@ int sm_dmap_remove(struct sm_chunk *chunks, unsigned int nr)
 
 fail:
 	pr_warn_ratelimited("cannot remove a page from the direct map: %d\n", ret);
-	sm_restore_chunk(&chunks[i], j);
+	sm_restore_chunk(&chunks[i], j, NULL);
 	sm_dmap_restore(chunks, i);
 	return ret;
 }

@@ -66,12 +66,14 @@ extern unsigned long sm_max_pages;
 /*
  * Fault injection for the test suite (root-only parameters): when N is not
  * 0, the Nth chunk allocation, direct-map removal of a page or chunk
- * mapping of each mmap() call fails as if the kernel had refused it.
+ * mapping of each mmap() call fails as if the kernel had refused it; the
+ * Nth page restore of each sm_dmap_restore() call finds its entry changed.
  */
 struct sm_faults {
 	unsigned int alloc_nth;
 	unsigned int dmap_nth;
 	unsigned int map_nth;
+	unsigned int restore_nth;	/* the Nth restore of a teardown finds its entry changed */
 };
 
 extern struct sm_faults sm_faults;

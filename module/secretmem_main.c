@@ -72,6 +72,9 @@ module_param_named(fault_dmap_nth, sm_faults.dmap_nth, uint, 0644);
 MODULE_PARM_DESC(fault_dmap_nth, "Test hook: fail the Nth direct-map removal of each mmap (0: off)");
 module_param_named(fault_map_nth, sm_faults.map_nth, uint, 0644);
 MODULE_PARM_DESC(fault_map_nth, "Test hook: fail the Nth chunk mapping of each mmap (0: off)");
+module_param_named(fault_restore_nth, sm_faults.restore_nth, uint, 0644);
+MODULE_PARM_DESC(fault_restore_nth,
+		 "Test hook: the Nth page restore of each teardown finds its entry changed (0: off)");
 
 /*
  * The counters show when and how much other users map: only root may read

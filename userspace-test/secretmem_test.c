@@ -1155,6 +1155,7 @@ extern const struct test_table pool_table;
 extern const struct test_table hibernate_table;
 extern const struct test_table dmapentry_table;
 extern const struct test_table limits_table;
+extern const struct test_table lost_table;
 
 /* Every file's table, in the order they run. */
 static const struct test_table *const tables[] = {
@@ -1165,6 +1166,7 @@ static const struct test_table *const tables[] = {
 	&hibernate_table,
 	&dmapentry_table,
 	&limits_table,
+	&lost_table,
 	&last_table,
 };
 

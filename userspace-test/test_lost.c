@@ -1,0 +1,115 @@
+// SPDX-License-Identifier: GPL-2.0
+// test_lost.c - Check tests: a direct-map entry changed behind the module's back is never scrubbed or freed.
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mman.h>
+
+#include <secretmem.h>
+
+#include "probe.h"
+#include "sm_test.h"
+
+#define SYSFS_DEV	"/sys/class/misc/" SECRETMEM_DEVICE_NAME "/"
+#define PARAM_RESTORE_NTH \
+	"/sys/module/" SECRETMEM_MODULE_NAME "/parameters/fault_restore_nth"
+
+static long lost_counter(const char *name)
+{
+	char path[128];
+	long v;
+
+	snprintf(path, sizeof(path), SYSFS_DEV "%s", name);
+	v = read_long_file(path);
+	ck_assert_msg(v >= 0, "reading %s: %s", path, strerror(errno));
+	return v;
+}
+
+/* Pool off (every teardown restores to the allocator), hook off after. */
+static void lost_setup(void)
+{
+	pool_off();
+}
+
+static void lost_teardown(void)
+{
+	write_long_file(PARAM_RESTORE_NTH, 0);
+	pool_restore();
+}
+
+/*
+ * The module's hook makes the first page restore of a teardown find its
+ * entry changed: the chunk must be marked lost, neither scrubbed (its pages
+ * may be out of the direct map: clear_page() would oops) nor freed, the
+ * region's counters must still go back, the kernel must not warn, and the
+ * secret must stay unreadable through /proc/kcore.
+ */
+SM_TEST(test_restore_changed_entry_loses_chunk)
+{
+	struct holder_opts o = { .kind = MEM_SECRET, .pages = 4 };
+	long lost, pages, regions, taint = kernel_bad_taint();
+	struct pattern ps;
+	struct holder hs;
+	struct kcore k;
+	uint64_t pa = 0;
+	char err[256];
+	int r;
+
+	if (access(PARAM_RESTORE_NTH, F_OK))
+		ck_abort_msg("no %s: module without the restore fault hook", PARAM_RESTORE_NTH);
+	KCORE_OPEN_OR_SKIP(&k);
+	kcore_control(&k);
+	lost = lost_counter("lost_pages");
+	pages = lost_counter("pages");
+	regions = lost_counter("regions");
+
+	pattern_new(&ps);
+	ck_assert_msg(!holder_start(&hs, &o, &ps, err, sizeof(err)),
+		      "secretmem holder: %s", err);
+	ck_assert(!write_long_file(PARAM_RESTORE_NTH, 1));
+	holder_exit(&hs);
+	ck_assert(!write_long_file(PARAM_RESTORE_NTH, 0));
+
+	ck_assert_msg(lost_counter("lost_pages") > lost &&
+		      lost_counter("lost_pages") <= lost + 4,
+		      "lost_pages %ld, was %ld: the chunk (1-4 pages) was not marked lost",
+		      lost_counter("lost_pages"), lost);
+	ck_assert_msg(lost_counter("pages") == pages && lost_counter("regions") == regions,
+		      "pages %ld regions %ld after teardown, expected %ld %ld",
+		      lost_counter("pages"), lost_counter("regions"), pages, regions);
+	ck_assert_msg(kernel_bad_taint() == taint, "the kernel warned or oopsed (see dmesg)");
+	r = kcore_scan(&k, &ps, &pa);
+	kcore_close(&k);
+	ck_assert_msg(r == 0, "the lost chunk's secret is READABLE via /proc/kcore at 0x%llx",
+		      (unsigned long long)pa);
+}
+
+/* With the hook off, teardowns lose nothing. */
+SM_TEST(test_restore_unchanged_entry_loses_nothing)
+{
+	long lost = lost_counter("lost_pages");
+	int fd = dev_open();
+	size_t len[] = { PAGE_SZ, 16 * PAGE_SZ, 2UL << 20, (2UL << 20) + PAGE_SZ };
+	size_t i;
+
+	for (i = 0; i < sizeof(len) / sizeof(len[0]); i++) {
+		volatile uint8_t *p = sm_mmap(fd, len[i]);
+
+		p[0] = 1;
+		p[len[i] - 1] = 1;
+		ck_assert(!munmap((void *)p, len[i]));
+	}
+	close(fd);
+	ck_assert_msg(lost_counter("lost_pages") == lost, "lost_pages %ld, was %ld",
+		      lost_counter("lost_pages"), lost);
+}
+
+static const struct test_entry lost_tests[] = {
+	TF(test_restore_unchanged_entry_loses_nothing, lost_setup, lost_teardown),
+	TF(test_restore_changed_entry_loses_chunk, lost_setup, lost_teardown),
+};
+
+TEST_TABLE(lost_table, lost_tests);
