@@ -293,7 +293,8 @@ static void dpr_kref(const char *file, struct kref *k)
 
 		if (sscanf(line, "pfn %lu", &k->pfn) == 1 ||
 		    sscanf(line, "listed %d", &k->listed) == 1 ||
-		    sscanf(line, "restore %63s", k->restore) == 1)
+		    (!strncmp(line, "restore ", 8) &&
+		     sscanf(line + 8, "%63s", k->restore) == 1))
 			continue;
 		ck_assert_msg(sscanf(line, "%15s %n", name, &off) == 1 && off,
 			      "%s: bad line \"%s\"", path, line);
@@ -493,9 +494,13 @@ END_TEST
 SM_TEST(test_dmapentry_kernel_refs_follow_cpa)
 {
 	uint64_t want;
+	char *sym;
 	struct kref k;
 
 	PROBE_OR_SKIP();
+	sym = slurp(DPR "symbols");
+	printf("%s: kernel functions found:\n%s", tcase_name(), sym);
+	free(sym);
 	KREF_OR_FAIL("kref4k", &k);
 	ck_assert_msg(k.np.level == 1, "kref4k: level %u after removal", k.np.level);
 	want = inv_frame(k.pfn) | (flags_4k(k.orig.level, k.orig.raw) & ~NP_CLR_4K);
@@ -620,9 +625,11 @@ SM_TEST(test_dmapentry_4k_restored_after_munmap)
 		       dd->level, (unsigned long long)dd->raw, (unsigned long long)want);
 		if (dd->level != 1 || dd->raw != want)
 			err_add(&e, "pfn %lu: %u 0x%016llx after munmap, expected 1 0x%016llx "
-				"(was %u 0x%016llx)", dd->pfn, dd->level,
+				"(was %u 0x%016llx)%s", dd->pfn, dd->level,
 				(unsigned long long)dd->raw, (unsigned long long)want,
-				dd->old_level, (unsigned long long)dd->old_raw);
+				dd->old_level, (unsigned long long)dd->old_raw,
+				(dd->raw ^ want) == P_GLOBAL ?
+				" - only _PAGE_GLOBAL differs" : "");
 	}
 	free(d);
 	ERRS_ASSERT(&e, "direct-map entries after munmap");
