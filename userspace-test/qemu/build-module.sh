@@ -6,7 +6,9 @@
 #
 # Usage: userspace-test/qemu/build-module.sh SERIES     (6.1, 6.12 or debug)
 # Env:   SM_CACHE  cache directory (default: /var/cache/secretmem for root, else <repo>/.cache)
-# Result: .cache/build/<series>/module/secretmem_dev.ko
+# Result: .cache/build/<series>/module/secretmem_dev.ko, and the test-only
+#         probe .cache/build/<series>/kmod/sm_dmapprobe.ko (userspace-test/kmod/;
+#         for the guest only: never installed, never part of DKMS)
 set -euo pipefail
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -43,3 +45,16 @@ fi
 [ -f "$BUILD/module/secretmem_dev.ko" ] \
 	|| die "build finished but $BUILD/module/secretmem_dev.ko is missing"
 echo "build-module: $BUILD/module/secretmem_dev.ko" >&2
+
+# The test-only direct-map probe: a failed build is a warning (the tests that
+# need it skip without it), never an install.
+if [ -d "$TOP/userspace-test/kmod" ]; then
+	mkdir -p "$BUILD/kmod"
+	cp "$TOP"/userspace-test/kmod/{Kbuild,Makefile,*.c} "$BUILD/kmod/"
+	if make -C "$BUILD/kmod" KDIR="$KDIR" && [ -f "$BUILD/kmod/sm_dmapprobe.ko" ]; then
+		echo "build-module: $BUILD/kmod/sm_dmapprobe.ko" >&2
+	else
+		echo "build-module: WARNING: sm_dmapprobe build failed for series $SERIES" >&2
+		rm -f "$BUILD/kmod/sm_dmapprobe.ko"
+	fi
+fi

@@ -73,6 +73,11 @@ done
 install -m 0755 "$HERE/init" "$STAGE/init"
 echo "mkinitramfs: module $KO ($(modinfo -F vermagic "$KO" 2>/dev/null || echo "?"))" >&2
 install -m 0644 "$KO" "$STAGE/lib/modules/secretmem_dev.ko"
+# The test-only direct-map probe, if build-module.sh built it.
+PROBE_KO=$CACHE/build/$SERIES/kmod/sm_dmapprobe.ko
+if [ -f "$PROBE_KO" ]; then
+	install -m 0644 "$PROBE_KO" "$STAGE/lib/modules/sm_dmapprobe.ko"
+fi
 # The static test programs: executables only (no objects).
 if [ -d "$TESTS" ]; then
 	find "$TESTS" -maxdepth 1 -type f -perm -u+x ! -name '*.o' \
