@@ -45,6 +45,37 @@ struct shrinker *conftest(void) { return shrinker_alloc(0, "conftest"); }'
 	# (mm->rss_stat.count[]) before.
 	test_feature SM_HAVE_PERCPU_RSS_STAT \
 		'void conftest(struct mm_struct *mm) { percpu_counter_add(&mm->rss_stat[MM_FILEPAGES], 1); }'
+	# cc_platform_has(): 5.16 and later.
+	test_feature SM_HAVE_CC_PLATFORM '#include <linux/cc_platform.h>
+bool conftest(void) { return cc_platform_has(CC_ATTR_MEM_ENCRYPT); }'
+	# register_shrinker() with a name: 6.0 to 6.6 (before: no name).
+	test_feature SM_HAVE_REGISTER_SHRINKER_NAME '#include <linux/shrinker.h>
+int conftest(struct shrinker *s) { return register_shrinker(s, "%s", "conftest"); }'
+	# zap_vma_ptes(): gone in 7.2 (zap_special_vma_range()).
+	test_feature SM_HAVE_ZAP_VMA_PTES \
+		'void conftest(struct vm_area_struct *v) { zap_vma_ptes(v, v->vm_start, PAGE_SIZE); }'
+	test_feature SM_HAVE_ZAP_SPECIAL_VMA_RANGE \
+		'void conftest(struct vm_area_struct *v) { zap_special_vma_range(v, v->vm_start, PAGE_SIZE); }'
+	# rdmsrq_safe(): the name of rdmsrl_safe() since 6.16.
+	test_feature SM_HAVE_RDMSRQ_SAFE '#include <asm/msr.h>
+int conftest(u64 *v) { return rdmsrq_safe(0x6a2, v); }'
+	# system_percpu_wq: the new name of system_wq, which warns "deprecated" in 7.2.
+	test_feature SM_HAVE_SYSTEM_PERCPU_WQ '#include <linux/workqueue.h>
+struct workqueue_struct *conftest(void) { return system_percpu_wq; }'
+	# __flush_tlb_all() exported to any GPL module (not in 7.2: KVM only;
+	# modpost refuses the link, so this test fails there).
+	test_feature SM_HAVE_FLUSH_TLB_ALL '#include <asm/tlbflush.h>
+void conftest(void) { __flush_tlb_all(); }'
+	# __flush_tlb_global()/__flush_tlb_local() as inline paravirt calls
+	# through the exported pv_ops (CONFIG_PARAVIRT_XXL): they link.
+	test_feature SM_HAVE_PV_FLUSH_TLB '#include <asm/tlbflush.h>
+void conftest(void) { __flush_tlb_global(); __flush_tlb_local(); }'
+	# free_uid() and has_capability_noaudit() exported: 5.11 and later.
+	test_feature SM_HAVE_FREE_UID '#include <linux/sched/user.h>
+void conftest(struct user_struct *u) { free_uid(u); }'
+	test_feature SM_HAVE_HAS_CAPABILITY_NOAUDIT '#include <linux/capability.h>
+#include <linux/sched.h>
+bool conftest(void) { return has_capability_noaudit(current, CAP_IPC_LOCK); }'
 } >"$tmp/out.h"
 
 if ! cmp -s "$tmp/out.h" "$out"; then
