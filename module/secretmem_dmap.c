@@ -19,6 +19,7 @@
 #include <asm/msr.h>
 #endif
 
+#include "compat.h"
 #include "secretmem_internal.h"
 
 /*
@@ -80,7 +81,7 @@ static bool sm_ibt_enforced(void)
 	if (!(__read_cr4() & X86_CR4_CET))
 		return false;
 	/* CR4.CET is on: IBT is enforced unless S_CET says otherwise. */
-	if (rdmsrl_safe(MSR_IA32_S_CET, &cet))
+	if (sm_rdmsr_safe(MSR_IA32_S_CET, &cet))
 		return true;
 	return cet & CET_ENDBR_EN;
 }
@@ -165,15 +166,68 @@ static int sm_kernel_method_init(void)
 	return 0;
 }
 
+#ifdef SM_HAVE_TLB_FLUSH_ALL_LOCAL
+static int sm_flush_init(void)
+{
+	return 0;
+}
+
 static void sm_flush_ipi(void *unused)
 {
-	__flush_tlb_all();
+	sm_flush_tlb_all_local();
 }
+#else
+/*
+ * No exported or inline way to flush every TLB entry (see compat.h): the
+ * kernel's own __flush_tlb_all(), found and checked like the kernel
+ * method's helpers.  Without it the module does not load: a page taken
+ * out of the direct map could stay readable through a stale TLB entry.
+ */
+static void (*sm_kernel_flush_tlb_all)(void);
+
+static int sm_flush_init(void)
+{
+	unsigned long fn = sm_resolve("__flush_tlb_all");
+
+	if (!fn || !sm_indirect_call_safe(fn)) {
+		pr_err("no safe way to flush the TLB on this kernel (__flush_tlb_all %s): refusing to load\n",
+		       fn ? "cannot be called under IBT" : "not found");
+		return -EOPNOTSUPP;
+	}
+	sm_kernel_flush_tlb_all = (void *)fn;
+	return 0;
+}
+
+static void sm_flush_ipi(void *unused)
+{
+	sm_kernel_flush_tlb_all();
+}
+#endif
 
 void sm_dmap_flush(void)
 {
 	on_each_cpu(sm_flush_ipi, NULL, 1);
 	atomic_long_inc(&sm_stats.tlb_flushes);
+}
+
+#ifndef SM_HAVE_FREE_UID
+void (*sm_free_uid_fn)(struct user_struct *up);
+#endif
+
+/* Kernel functions the module needs but the kernel does not export. */
+static int sm_compat_init(void)
+{
+#ifndef SM_HAVE_FREE_UID
+	unsigned long fn = sm_resolve("free_uid");
+
+	if (!fn || !sm_indirect_call_safe(fn)) {
+		pr_err("free_uid() is not exported and %s: refusing to load\n",
+		       fn ? "cannot be called under IBT" : "was not found");
+		return -EOPNOTSUPP;
+	}
+	sm_free_uid_fn = (void *)fn;
+#endif
+	return 0;
 }
 
 /* The direct-map entry of @page and its level, or NULL. */
@@ -737,6 +791,8 @@ int sm_dmap_init(const char *method)
 		pr_err("only x86_64 is supported\n");
 		return -EOPNOTSUPP;
 	}
+	if (sm_flush_init() || sm_compat_init())
+		return -EOPNOTSUPP;
 	if (!strcmp(method, "kernel"))
 		return sm_dmap_try(SM_DMAP_KERNEL);
 	if (!strcmp(method, "pte"))
