@@ -109,7 +109,7 @@ static void sm_pool_touch(void)
 {
 	WRITE_ONCE(sm_pool_last_use, jiffies);
 	if (!delayed_work_pending(&sm_pool_idle_work))
-		queue_delayed_work(system_wq, &sm_pool_idle_work, SM_POOL_IDLE);
+		queue_delayed_work(sm_system_wq, &sm_pool_idle_work, SM_POOL_IDLE);
 }
 
 /* Is @memcg a cgroup below the root, whose own reclaim the shrinker misses? */
@@ -516,7 +516,7 @@ static void sm_pool_idle_fn(struct work_struct *work)
 	unsigned long idle_at = READ_ONCE(sm_pool_last_use) + SM_POOL_IDLE;
 
 	if (time_before(jiffies, idle_at)) {
-		queue_delayed_work(system_wq, &sm_pool_idle_work, idle_at - jiffies);
+		queue_delayed_work(sm_system_wq, &sm_pool_idle_work, idle_at - jiffies);
 		return;
 	}
 	sm_pool_drain(ULONG_MAX);
