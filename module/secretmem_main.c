@@ -4,7 +4,6 @@
 
 #include <linux/capability.h>
 #include <linux/cred.h>
-#include <linux/cc_platform.h>
 #include <linux/cpu.h>
 #include <linux/device.h>
 #include <linux/fs.h>
@@ -18,6 +17,7 @@
 #include <linux/uaccess.h>
 
 #include <secretmem.h>
+#include "compat.h"
 #include "secretmem_internal.h"
 
 /* Kbuild passes PACKAGE_VERSION from ../dkms.conf, the version's one home. */
@@ -156,7 +156,7 @@ static u64 sm_memlock_left(void)
 	unsigned long locked;
 
 	if (limit == RLIM_INFINITY || !current->mm ||
-	    has_capability_noaudit(current, CAP_IPC_LOCK))
+	    sm_has_cap_noaudit(CAP_IPC_LOCK))
 		return ~0ULL;
 	locked = max_t(unsigned long, READ_ONCE(current->mm->locked_vm),
 		       atomic_long_read(&current_user()->locked_vm));

@@ -376,7 +376,7 @@ static void sm_region_release(struct sm_region *region, bool uncached)
 static void sm_region_kfree(struct sm_region *region)
 {
 	if (region->user)
-		free_uid(region->user);
+		sm_free_uid(region->user);
 	if (region->smm)
 		mmu_notifier_put(&region->smm->mn);
 	kvfree(region->chunks);
@@ -669,7 +669,7 @@ out_uncharge:
 out_uncharge_user:
 	atomic_long_sub(nr_pages, &user->locked_vm);
 out_put_user:
-	free_uid(user);
+	sm_free_uid(user);
 out_unreserve:
 	atomic_long_sub(nr_pages, &sm_stats.pages);
 out_end:
