@@ -1,28 +1,25 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # build-module.sh - build module/secretmem_dev.ko against the unpacked Debian
-# headers of one kernel series, out of tree in .cache/build/<series>/
-# (a copy of module/, include/ and dkms.conf).
+# headers of one kernel, out of tree in $SM_CACHE/build/<key>/ (a copy of
+# module/, include/ and dkms.conf).  Kernels whose headers the host's
+# compiler cannot build for (lib.sh chroot_for: 7.2) are built in a chroot
+# of their Debian release.  The build must be warning-free.
 #
-# Usage: userspace-test/qemu/build-module.sh SERIES     (6.1, 6.12 or debug)
+# Usage: userspace-test/qemu/build-module.sh KEY   (5.10, 6.1-rt, 7.2-cloud, debug, ...)
 # Env:   SM_CACHE  cache directory (default: /var/cache/secretmem for root, else <repo>/.cache)
-# Result: .cache/build/<series>/module/secretmem_dev.ko, and the test-only
-#         probe .cache/build/<series>/kmod/sm_dmapprobe.ko (userspace-test/kmod/;
-#         for the guest only: never installed, never part of DKMS)
+# Result: $SM_CACHE/build/<key>/module/secretmem_dev.ko (its path is the last line on stdout)
 set -euo pipefail
+# shellcheck source=userspace-test/qemu/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# root keeps the cache in /var/cache/secretmem, so that fresh clones reuse it.
-CACHE=${SM_CACHE:-$([ "$(id -u)" -eq 0 ] && echo /var/cache/secretmem || echo "$TOP/.cache")}
-SERIES=${1:?usage: build-module.sh SERIES}
-KDIR_FILE=$CACHE/kernels/$SERIES/kdir
-BUILD=$CACHE/build/$SERIES
+KEY=${1:?usage: build-module.sh KEY}
+KDIR_FILE=$(kernel_dir "$KEY")/kdir
+BUILD=$SM_CACHE/build/$KEY
 
-die() { echo "build-module: ERROR: $*" >&2; exit 1; }
-
-[ -f "$KDIR_FILE" ] || die "no $KDIR_FILE: run userspace-test/qemu/fetch.sh $SERIES (debug: debug-kernel.sh) first"
+[ -f "$KDIR_FILE" ] || die "no $KDIR_FILE: run userspace-test/qemu/fetch.sh $KEY (debug: debug-kernel.sh) first"
 KDIR=$(cat "$KDIR_FILE")
-[ -d "$TOP/module" ] || die "no module/ directory in $TOP"
+[ -d "$SM_TOP/module" ] || die "no module/ directory in $SM_TOP"
 
 # Fresh copy each time, same layout so module/ can include ../include and
 # module/Kbuild can read ../dkms.conf; build outputs of other kernels stay out.
@@ -30,31 +27,33 @@ rm -rf "$BUILD"
 mkdir -p "$BUILD"
 srcs=(module)
 for extra in include dkms.conf; do
-	[ -e "$TOP/$extra" ] && srcs+=("$extra")
+	[ -e "$SM_TOP/$extra" ] && srcs+=("$extra")
 done
-tar -C "$TOP" -cf - \
+tar -C "$SM_TOP" -cf - \
 	--exclude='*.o' --exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c' \
 	--exclude='.*.cmd' --exclude='*.order' --exclude='*.symvers' \
 	--exclude='.tmp_versions' --exclude='compat_autoconf.h' "${srcs[@]}" |
 	tar -C "$BUILD" -xf -
 
-echo "build-module: $SERIES against $KDIR" >&2
-if ! make -C "$BUILD/module" KDIR="$KDIR"; then
-	die "module build FAILED for series $SERIES (kdir $KDIR)"
+rel=
+[ "$KEY" = debug ] || rel=$(chroot_for "$(key_series "$KEY")")
+log "$KEY against $KDIR${rel:+ (in the $rel chroot)}"
+cmd=(make -C "$BUILD/module" KDIR="$KDIR" -j"$(nproc)")
+if [ -n "$rel" ]; then
+	chroot_ensure "$rel" || die "cannot make the $rel chroot"
+	run() { chroot_run "$rel" "$@"; }
+else
+	run() { "$@"; }
+fi
+if ! run "${cmd[@]}" >"$BUILD/build.log" 2>&1; then
+	cat "$BUILD/build.log" >&2
+	die "module build FAILED for $KEY (kdir $KDIR)"
+fi
+cat "$BUILD/build.log" >&2
+if grep -qE 'warning:|error:' "$BUILD/build.log"; then
+	die "module build for $KEY has warnings (see above)"
 fi
 [ -f "$BUILD/module/secretmem_dev.ko" ] \
 	|| die "build finished but $BUILD/module/secretmem_dev.ko is missing"
-echo "build-module: $BUILD/module/secretmem_dev.ko" >&2
-
-# The test-only direct-map probe: a failed build is a warning (the tests that
-# need it skip without it), never an install.
-if [ -d "$TOP/userspace-test/kmod" ]; then
-	mkdir -p "$BUILD/kmod"
-	cp "$TOP"/userspace-test/kmod/{Kbuild,Makefile,*.c} "$BUILD/kmod/"
-	if make -C "$BUILD/kmod" KDIR="$KDIR" && [ -f "$BUILD/kmod/sm_dmapprobe.ko" ]; then
-		echo "build-module: $BUILD/kmod/sm_dmapprobe.ko" >&2
-	else
-		echo "build-module: WARNING: sm_dmapprobe build failed for series $SERIES" >&2
-		rm -f "$BUILD/kmod/sm_dmapprobe.ko"
-	fi
-fi
+log "$BUILD/module/secretmem_dev.ko"
+echo "$BUILD/module/secretmem_dev.ko"

@@ -1,78 +1,33 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# fetch.sh - install the host tools of the QEMU test rig and unpack Debian's
-# 6.1 and 6.12 kernels (image + headers) into the git-ignored cache .cache/.
+# fetch.sh - unpack Debian kernels (image + headers) into the cache, without
+# touching /boot or the host's apt sources.
 #
-# Usage: userspace-test/qemu/fetch.sh [SERIES...]   (default: 6.1 6.12)
+# Usage: userspace-test/qemu/fetch.sh [KEY...]   (default: 6.1 6.12)
+#   KEY  SERIES (amd64 flavour), SERIES-cloud or SERIES-rt; SERIES is
+#        5.10, 6.1, 6.12 or 7.2 (see lib.sh for how each is resolved)
 # Env:   SM_CACHE  cache directory (default: /var/cache/secretmem for root, else <repo>/.cache)
 #
-# Per series it writes .cache/kernels/<series>/{vmlinuz,kdir,kver}.
-# Package versions are resolved from apt at run time; work already done is
-# skipped.
+# Per key it writes $SM_CACHE/kernels/<key>/{vmlinuz,kdir,kver,root/}.
+# The newest kernel of the series is resolved from apt at run time; work
+# already done is skipped.  Host packages: make deps (lib.sh HOST_PKGS).
 set -euo pipefail
+# shellcheck source=userspace-test/qemu/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# root keeps the cache in /var/cache/secretmem, so that fresh clones reuse it.
-CACHE=${SM_CACHE:-$([ "$(id -u)" -eq 0 ] && echo /var/cache/secretmem || echo "$TOP/.cache")}
-export DEBIAN_FRONTEND=noninteractive
+CACHE=$SM_CACHE
 
-HOST_PKGS=(qemu-system-x86 busybox-static check dwarves cpio kmod gcc make
-	   libelf-dev bc flex bison)
-
-log() { echo "fetch: $*" >&2; }
-die() { echo "fetch: ERROR: $*" >&2; exit 1; }
-
-APT_UPDATED=0
-apt_update_once() {
-	if [ "$APT_UPDATED" = 0 ]; then
-		log "apt-get update"
-		apt-get update -qq || die "apt-get update failed"
-		APT_UPDATED=1
-	fi
-}
-
-install_host_pkgs() {
-	local missing=() p
-	for p in "${HOST_PKGS[@]}"; do
-		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	log "installing: ${missing[*]}"
-	apt_update_once
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
-		|| die "apt-get install ${missing[*]} failed"
-}
-
-# Kernel version (uname -r style) of a series, from apt's package lists.
-resolve_kver() {
-	local series=$1 v=
-	case $series in
-	6.1)
-		v=$(apt-cache depends linux-image-amd64 2>/dev/null |
-		    sed -n 's/^ *Depends: linux-image-\(6\.1\.[0-9]*-[0-9]*-amd64\)$/\1/p' |
-		    head -n1)
-		;;
-	6.12)
-		v=$(apt-cache pkgnames linux-image-6.12. 2>/dev/null |
-		    sed -n 's/^linux-image-\(6\.12\.[0-9]*+deb12-amd64\)-unsigned$/\1/p' |
-		    sort -V | tail -n1)
-		;;
-	*) die "unknown series '$series' (want 6.1 or 6.12)" ;;
-	esac
-	echo "$v"
-}
-
-# Download package $1 into $CACHE/debs unless a .deb of it is already there;
-# print the path of the .deb.
+# download_deb SERIES PKG: the .deb of PKG in $CACHE/debs (downloaded once).
 download_deb() {
-	local pkg=$1 deb
+	local s=$1 pkg=$2 deb
 	deb=$(find "$CACHE/debs" -maxdepth 1 -name "${pkg}_*.deb" | sort -V | tail -n1)
 	if [ -z "$deb" ]; then
 		log "downloading $pkg"
-		if ! (cd "$CACHE/debs" && apt-get download -qq "$pkg" >/dev/null 2>&1); then
+		if ! (cd "$CACHE/debs" && sapt "$s" apt-get download -qq "$pkg" >/dev/null 2>&1); then
 			# Stale package lists give 404s: refresh once and retry.
-			apt_update_once
-			(cd "$CACHE/debs" && apt-get download -qq "$pkg") \
+			if [ -z "$(series_release "$s")" ]; then host_apt_update; else
+				rm -f "$(papt_dir "$(series_release "$s")")/.updated"; kernel_apt_ready "$s"; fi
+			(cd "$CACHE/debs" && sapt "$s" apt-get download -qq "$pkg") >&2 \
 				|| die "apt-get download $pkg failed"
 		fi
 		deb=$(find "$CACHE/debs" -maxdepth 1 -name "${pkg}_*.deb" | sort -V | tail -n1)
@@ -81,79 +36,69 @@ download_deb() {
 	echo "$deb"
 }
 
-fetch_series() {
-	local series=$1 kver dir root kbuild pkg deb hdr common mk
-	dir=$CACHE/kernels/$series
+fetch_key() {
+	local key=$1 series flavour kver dir root pkg deb hdr mk l t vmlinuz
+	series=$(key_series "$key")
+	flavour=$(key_flavour "$key")
+	[ "$(kernel_key "$series" "$flavour")" = "$key" ] || die "bad kernel key '$key'"
+	dir=$(kernel_dir "$key")
 	root=$dir/root
 
-	kver=$(resolve_kver "$series")
-	if [ -z "$kver" ]; then
-		apt_update_once
-		kver=$(resolve_kver "$series")
-	fi
-	[ -n "$kver" ] || die "cannot resolve the $series kernel version from apt"
+	kernel_apt_ready "$series" || die "apt-get update for $series failed"
+	kver=$(kernel_release "$series" "$flavour")
+	[ -n "$kver" ] || die "cannot resolve the $series $flavour kernel from apt"
 
 	if [ -f "$dir/.done" ] && [ "$(cat "$dir/kver" 2>/dev/null)" = "$kver" ]; then
-		log "$series: $kver already unpacked"
+		log "$key: $kver already unpacked"
 		return 0
 	fi
-	log "$series: kernel $kver"
-
-	kbuild=$(apt-cache depends "linux-headers-$kver" 2>/dev/null |
-		 sed -n 's/^ *Depends: \(linux-kbuild-[^ ]*\)$/\1/p' | head -n1)
-	[ -n "$kbuild" ] || die "cannot find the linux-kbuild package of linux-headers-$kver"
+	log "$key: kernel $kver"
 
 	rm -rf "$dir"
 	mkdir -p "$root"
-	for pkg in "linux-image-$kver-unsigned" "linux-headers-$kver" \
-		   "linux-headers-${kver%-amd64}-common" "$kbuild"; do
-		deb=$(download_deb "$pkg")
+	while IFS= read -r pkg; do
+		deb=$(download_deb "$series" "$pkg")
 		dpkg -x "$deb" "$root"
-	done
+	done < <(kernel_pkgs "$series" "$kver")
 
 	hdr=$root/usr/src/linux-headers-$kver
-	common=$root/usr/src/linux-headers-${kver%-amd64}-common
 	[ -d "$hdr" ] || die "headers not unpacked: $hdr"
-	[ -d "$common" ] || die "headers not unpacked: $common"
-	[ -f "$root/boot/vmlinuz-$kver" ] || die "no vmlinuz-$kver in the image package"
+	# 7.2 ships it as /usr/lib/modules/<rel>/vmlinuz (linux-binary-<rel>).
+	vmlinuz=
+	for t in "$root/boot/vmlinuz-$kver" "$root/usr/lib/modules/$kver/vmlinuz"; do
+		[ -f "$t" ] && { vmlinuz=$t; break; }
+	done
+	[ -n "$vmlinuz" ] || die "no vmlinuz of $kver in the image package"
 
-	# The arch headers include the common Makefile by absolute path.
+	# The arch headers name the common ones (include) and, since 7.2,
+	# themselves (KBUILD_OUTPUT) by absolute /usr/src paths.
 	mk=$hdr/Makefile
-	sed -i "s|^include /usr/src/\(linux-headers-[^/]*-common\)/Makefile|include $root/usr/src/\1/Makefile|" "$mk"
-	grep -q "^include $common/Makefile" "$mk" || die "could not redirect the include in $mk"
+	sed -i -E "s#(^|[ =])/usr/src/(linux-headers-[^/ ]*)#\\1$root/usr/src/\\2#g" "$mk"
+	grep -q "^include $root/usr/src/" "$mk" || die "could not redirect the include in $mk"
+	! grep -q "[ =]/usr/src/" "$mk" || die "an absolute /usr/src path is left in $mk"
 
-	# The arch headers' scripts/ and tools/ are symlinks to
-	# /usr/lib/linux-kbuild-*; point them into the unpacked copy.
-	local l t
+	# scripts/ and tools/ are symlinks to /usr/lib/linux-kbuild-*; point
+	# them into the unpacked copy.
 	while IFS= read -r l; do
 		t=$(readlink "$l")
 		case $t in
 		/usr/*) ln -sfn "$root$t" "$l" ;;
 		esac
-	done < <(find "$hdr" "$common" -maxdepth 2 -type l)
+	done < <(find "$root/usr/src" -maxdepth 3 -type l)
 
-	ln -sfn "$root/boot/vmlinuz-$kver" "$dir/vmlinuz"
+	ln -sfn "$vmlinuz" "$dir/vmlinuz"
 	echo "$hdr" >"$dir/kdir"
 	echo "$kver" >"$dir/kver"
 	touch "$dir/.done"
-	log "$series: ready (kdir $hdr)"
-}
-
-# Package lists older than a day may name kernels the mirror no longer has.
-lists_stale() {
-	[ -z "$(find /var/lib/apt/lists -maxdepth 1 -name '*InRelease' -mtime -1 2>/dev/null)" ]
+	log "$key: ready (kdir $hdr)"
 }
 
 main() {
-	local s
-	if lists_stale; then
-		apt_update_once
-	fi
-	install_host_pkgs
+	local k
 	mkdir -p "$CACHE/debs" "$CACHE/kernels"
 	if [ $# -eq 0 ]; then set -- 6.1 6.12; fi
-	for s in "$@"; do
-		fetch_series "$s"
+	for k in "$@"; do
+		fetch_key "$k"
 	done
 }
 
