@@ -45,6 +45,10 @@ struct shrinker *conftest(void) { return shrinker_alloc(0, "conftest"); }'
 	# (mm->rss_stat.count[]) before.
 	test_feature SM_HAVE_PERCPU_RSS_STAT \
 		'void conftest(struct mm_struct *mm) { percpu_counter_add(&mm->rss_stat[MM_FILEPAGES], 1); }'
+	# _PAGE_SAVED_DIRTY: 6.6 and later, with which __set_pages_np() also
+	# clears _PAGE_DIRTY.
+	test_feature SM_HAVE_PAGE_SAVED_DIRTY \
+		'unsigned long conftest(void) { return _PAGE_SAVED_DIRTY; }'
 } >"$tmp/out.h"
 
 if ! cmp -s "$tmp/out.h" "$out"; then
