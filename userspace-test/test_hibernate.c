@@ -54,6 +54,13 @@
 #define SECRET_PAGES	4
 
 #define MAX_PATTERNS	20
+#define PFNS_PER_PAGE	(PAGE_SZ / sizeof(long))
+/*
+ * 6.8+ (so 6.12) leaves pages of zeros out of the data: their entries in
+ * the pfn list carry this bit (ENCODED_PFN_ZERO_FLAG) and get no data page.
+ */
+#define PFN_ZERO_FLAG	(1UL << (8 * sizeof(long) - 1))
+#define PFN_END		(~0UL)
 #define READ_BUF	(1UL << 20)
 
 #define SNAPSHOT_OR_SKIP() do {						\
@@ -180,13 +187,27 @@ struct image {
 	uint64_t bytes;			/* read from /dev/snapshot */
 	struct image_header hdr;
 	unsigned long meta;		/* pfn pages after the header */
-	unsigned long *pfns;		/* pfn of each data page */
+	unsigned long *pfns, npfns;	/* the pfn list (data pages and zero pages) */
 	int npat;
 	bool found[MAX_PATTERNS];
 	uint64_t where[MAX_PATTERNS];	/* byte offset in the image */
 	double t_create, t_read;
 	char err[256];			/* empty if the image was made and read */
 };
+
+/* pfn of data page @d: the d-th entry of the list without the zero flag */
+static unsigned long data_pfn(const struct image *im, uint64_t d)
+{
+	unsigned long j;
+
+	for (j = 0; im->pfns && j < im->npfns && im->pfns[j] != PFN_END; j++) {
+		if (im->pfns[j] & PFN_ZERO_FLAG)
+			continue;
+		if (!d--)
+			return im->pfns[j];
+	}
+	return PFN_END;
+}
 
 static const char *image_where(const struct image *im, int i, char *buf, size_t n)
 {
@@ -198,11 +219,11 @@ static const char *image_where(const struct image *im, int i, char *buf, size_t 
 	else if (page <= im->meta)
 		snprintf(buf, n, "image offset %llu (pfn list page)",
 			 (unsigned long long)im->where[i]);
-	else if (im->pfns && page - 1 - im->meta < im->hdr.image_pages)
+	else if (page - 1 - im->meta < im->hdr.image_pages)
 		snprintf(buf, n, "image offset %llu (data page %llu, pfn 0x%lx, +%llu)",
 			 (unsigned long long)im->where[i],
 			 (unsigned long long)(page - 1 - im->meta),
-			 im->pfns[page - 1 - im->meta],
+			 data_pfn(im, page - 1 - im->meta),
 			 (unsigned long long)(im->where[i] % PAGE_SZ));
 	else
 		snprintf(buf, n, "image offset %llu", (unsigned long long)im->where[i]);
@@ -224,26 +245,28 @@ static int image_chunk(struct image *im, const uint8_t *buf, size_t len,
 
 		if (g == 0) {
 			memcpy(&im->hdr, b, sizeof(im->hdr));
-			im->meta = (im->hdr.image_pages * sizeof(long) + PAGE_SZ - 1) / PAGE_SZ;
-			if (!im->hdr.image_pages ||
-			    im->hdr.pages != 1 + im->meta + im->hdr.image_pages ||
+			/* as snapshot_write_next() does: the pfn pages are the rest */
+			im->meta = im->hdr.pages - im->hdr.image_pages - 1;
+			if (!im->hdr.image_pages || im->hdr.pages <= im->hdr.image_pages ||
+			    im->meta < (im->hdr.image_pages * sizeof(long) + PAGE_SZ - 1) / PAGE_SZ ||
+			    im->meta * PFNS_PER_PAGE > im->hdr.num_physpages + PFNS_PER_PAGE ||
 			    im->hdr.size != im->hdr.pages * PAGE_SZ) {
 				snprintf(im->err, sizeof(im->err),
-					 "image header makes no sense: image_pages %lu, pages %lu, size %lu",
-					 im->hdr.image_pages, im->hdr.pages, im->hdr.size);
+					 "image header makes no sense: image_pages %lu, pages %lu, "
+					 "size %lu, num_physpages %lu", im->hdr.image_pages,
+					 im->hdr.pages, im->hdr.size, im->hdr.num_physpages);
 				return -1;
 			}
-			im->pfns = calloc(im->hdr.image_pages, sizeof(long));
+			im->npfns = im->meta * PFNS_PER_PAGE;
+			im->pfns = calloc(im->npfns, sizeof(long));
 			if (!im->pfns) {
 				snprintf(im->err, sizeof(im->err), "no memory for %lu pfns",
-					 im->hdr.image_pages);
+					 im->npfns);
 				return -1;
 			}
 		} else if (g <= im->meta) {
-			idx = (g - 1) * (PAGE_SZ / sizeof(long));
-			for (i = 0; i < (int)(PAGE_SZ / sizeof(long)) &&
-				    idx + i < im->hdr.image_pages; i++)
-				memcpy(&im->pfns[idx + i], b + i * sizeof(long), sizeof(long));
+			idx = (g - 1) * PFNS_PER_PAGE;
+			memcpy(&im->pfns[idx], b, PAGE_SZ);
 		}
 	}
 	/* The patterns sit inside a page: no carry-over between chunks needed. */
@@ -353,8 +376,13 @@ out:
 
 static void image_report(const struct image *im)
 {
-	printf("%s: image of %lu pages (%lu data, %llu MiB read): created in %.2fs, read and scanned in %.2fs\n",
-	       tcase_name(), im->hdr.pages, im->hdr.image_pages,
+	unsigned long j, zero = 0;
+
+	for (j = 0; im->pfns && j < im->npfns && im->pfns[j] != PFN_END; j++)
+		zero += !!(im->pfns[j] & PFN_ZERO_FLAG);
+	printf("%s: image of %lu pages (%lu data, %lu pfn list, %lu zero pages left out; "
+	       "%llu MiB read): created in %.2fs, read and scanned in %.2fs\n",
+	       tcase_name(), im->hdr.pages, im->hdr.image_pages, im->meta, zero,
 	       (unsigned long long)(im->bytes >> 20), im->t_create, im->t_read);
 	fflush(stdout);
 }
