@@ -470,6 +470,27 @@ static void sm_restore_pages(struct sm_chunk *chunk, unsigned long n,
 	}
 }
 
+/*
+ * A lost chunk's pages that did go back into the direct map still hold
+ * the secret and are readable there: zero them now (the caller never
+ * touches a lost chunk again).
+ */
+static void sm_scrub_restored(struct sm_chunk *chunk, unsigned long n)
+{
+	unsigned long i;
+
+	unsigned int level;
+	pte_t *ptep;
+
+	for (i = 0; i < n; i++) {
+		ptep = sm_lookup(chunk->page + i, &level);
+		/* Present but not writable (changed by someone): leave it. */
+		if (ptep && (pte_flags(*ptep) & (_PAGE_PRESENT | _PAGE_RW)) ==
+			    (_PAGE_PRESENT | _PAGE_RW))
+			clear_page(page_address(chunk->page + i));
+	}
+}
+
 static void sm_restore_chunk(struct sm_chunk *chunk, unsigned long n,
 			     unsigned int *done)
 {
@@ -479,6 +500,8 @@ static void sm_restore_chunk(struct sm_chunk *chunk, unsigned long n,
 	} else {
 		sm_restore_pages(chunk, n, done);
 	}
+	if (chunk->lost)
+		sm_scrub_restored(chunk, 1UL << chunk->order);
 }
 
 /**

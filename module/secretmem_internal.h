@@ -108,5 +108,7 @@ void sm_mmap_exit(void);
 
 /* secretmem_main.c: is hibernation being prepared (no new secret pages)? */
 bool sm_pm_blocked(void);
+bool sm_pm_enter(void);
+void sm_pm_exit(void);
 
 #endif /* _SECRETMEM_INTERNAL_H */
