@@ -76,6 +76,10 @@ void conftest(struct user_struct *u) { free_uid(u); }'
 	test_feature SM_HAVE_HAS_CAPABILITY_NOAUDIT '#include <linux/capability.h>
 #include <linux/sched.h>
 bool conftest(void) { return has_capability_noaudit(current, CAP_IPC_LOCK); }'
+	# _PAGE_SAVED_DIRTY: 6.6 and later, with which __set_pages_np() also
+	# clears _PAGE_DIRTY.
+	test_feature SM_HAVE_PAGE_SAVED_DIRTY \
+		'unsigned long conftest(void) { return _PAGE_SAVED_DIRTY; }'
 } >"$tmp/out.h"
 
 if ! cmp -s "$tmp/out.h" "$out"; then

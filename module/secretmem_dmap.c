@@ -328,7 +328,7 @@ out:
 /*
  * The non-present entries the kernel's own cpa code (arch/x86/mm/pat/
  * set_memory.c) writes when set_direct_map_invalid_noflush() ->
- * __set_pages_np() clears _PAGE_PRESENT | _PAGE_RW, bit for bit:
+ * __set_pages_np() clears its mask (SM_NP_CLEAR below), bit for bit:
  *
  * 4 KiB, as __change_page_attr() does: the old flags less the mask, then
  * pgprot_clear_protnone_bits() (a non-present entry with _PAGE_GLOBAL
@@ -345,7 +345,19 @@ out:
  *
  * pte_pfn()/pmd_pfn() decode both back to the real frame.
  */
+/*
+ * The mask __set_pages_np() clears.  Since 6.6 (the shadow-stack series:
+ * a kernel entry that is Dirty but not writable would read as shadow
+ * stack, so _PAGE_SAVED_DIRTY came in and __set_pages_np() and
+ * set_memory_ro() clear _PAGE_DIRTY with _PAGE_RW) it is
+ * _PAGE_PRESENT | _PAGE_RW | _PAGE_DIRTY; before, _PAGE_PRESENT | _PAGE_RW.
+ * The same series defines _PAGE_SAVED_DIRTY, which conftest.sh tests for.
+ */
+#ifdef SM_HAVE_PAGE_SAVED_DIRTY
+#define SM_NP_CLEAR	(_PAGE_PRESENT | _PAGE_RW | _PAGE_DIRTY)
+#else
 #define SM_NP_CLEAR	(_PAGE_PRESENT | _PAGE_RW)
+#endif
 
 static pgprotval_t sm_clear_protnone_bits(pgprotval_t prot)
 {
@@ -371,14 +383,11 @@ static pte_t sm_np_pmd(pte_t old)
 }
 
 /*
- * The 4 KiB entry of page @i of @chunk as it was: the chunk's first entry
- * with this page's frame.  Every page's flags were checked at removal.
+ * "pte" method: while a page is out of the direct map, its page->private
+ * (ours: the pages are allocated without __GFP_COMP) holds its original
+ * entry, put back exactly at restore and then cleared; for a chunk out as
+ * one 2 MiB entry, its first page holds that entry.
  */
-static pte_t sm_orig_pte(struct sm_chunk *chunk, unsigned long i)
-{
-	return pfn_pte(page_to_pfn(chunk->page) + i,
-		       __pgprot(pte_flags(__pte(chunk->entry))));
-}
 
 /* "pte" method: take page @i of @chunk out of the direct map. */
 static int sm_pte_remove(struct sm_chunk *chunk, unsigned long i)
@@ -393,10 +402,7 @@ static int sm_pte_remove(struct sm_chunk *chunk, unsigned long i)
 	old = *ptep;
 	if (!(pte_flags(old) & _PAGE_PRESENT) || pte_pfn(old) != page_to_pfn(page))
 		return -EFAULT;
-	if (!i)
-		chunk->entry = pte_val(old);
-	else if (pte_val(old) != pte_val(sm_orig_pte(chunk, i)))
-		return -EINVAL;	/* could not be put back exactly */
+	set_page_private(page, pte_val(old));
 	set_pte_atomic(ptep, sm_np_pte(old));
 	return 0;
 }
@@ -404,14 +410,16 @@ static int sm_pte_remove(struct sm_chunk *chunk, unsigned long i)
 /* "pte" method: put page @i back, if its entry is still the one we wrote. */
 static int sm_pte_restore(struct sm_chunk *chunk, unsigned long i)
 {
+	struct page *page = chunk->page + i;
+	pte_t orig = __pte(page_private(page));
 	unsigned int level;
-	pte_t *ptep = sm_lookup(chunk->page + i, &level);
-	pte_t orig = sm_orig_pte(chunk, i);
+	pte_t *ptep = sm_lookup(page, &level);
 
-	if (!ptep || level != PG_LEVEL_4K ||
+	if (!ptep || level != PG_LEVEL_4K || !(pte_flags(orig) & _PAGE_PRESENT) ||
 	    pte_val(*ptep) != pte_val(sm_np_pte(orig)))
 		return -EFAULT;
 	set_pte_atomic(ptep, orig);
+	set_page_private(page, 0);
 	return 0;
 }
 
@@ -428,7 +436,7 @@ static int sm_pmd_remove(struct sm_chunk *chunk)
 	if (!(pte_flags(old) & _PAGE_PRESENT) ||
 	    pmd_pfn(__pmd(pte_val(old))) != page_to_pfn(chunk->page))
 		return -EFAULT;
-	chunk->entry = pte_val(old);
+	set_page_private(chunk->page, pte_val(old));
 	chunk->pmd = true;
 	set_pte_atomic(ptep, sm_np_pmd(old));
 	return 0;
@@ -436,13 +444,15 @@ static int sm_pmd_remove(struct sm_chunk *chunk)
 
 static int sm_pmd_restore(struct sm_chunk *chunk)
 {
+	pte_t orig = __pte(page_private(chunk->page));
 	unsigned int level;
 	pte_t *ptep = sm_lookup(chunk->page, &level);
 
-	if (!ptep || level != PG_LEVEL_2M ||
-	    pte_val(*ptep) != pte_val(sm_np_pmd(__pte(chunk->entry))))
+	if (!ptep || level != PG_LEVEL_2M || !(pte_flags(orig) & _PAGE_PRESENT) ||
+	    pte_val(*ptep) != pte_val(sm_np_pmd(orig)))
 		return -EFAULT;
-	set_pte_atomic(ptep, __pte(chunk->entry));
+	set_pte_atomic(ptep, orig);
+	set_page_private(chunk->page, 0);
 	chunk->pmd = false;
 	atomic_long_add(1 << SM_PMD_ORDER, &sm_stats.dmap_changes);
 	return 0;
@@ -513,6 +523,27 @@ static void sm_restore_pages(struct sm_chunk *chunk, unsigned long n,
 	}
 }
 
+/*
+ * A lost chunk's pages that did go back into the direct map still hold
+ * the secret and are readable there: zero them now (the caller never
+ * touches a lost chunk again).
+ */
+static void sm_scrub_restored(struct sm_chunk *chunk, unsigned long n)
+{
+	unsigned long i;
+
+	unsigned int level;
+	pte_t *ptep;
+
+	for (i = 0; i < n; i++) {
+		ptep = sm_lookup(chunk->page + i, &level);
+		/* Present but not writable (changed by someone): leave it. */
+		if (ptep && (pte_flags(*ptep) & (_PAGE_PRESENT | _PAGE_RW)) ==
+			    (_PAGE_PRESENT | _PAGE_RW))
+			clear_page(page_address(chunk->page + i));
+	}
+}
+
 static void sm_restore_chunk(struct sm_chunk *chunk, unsigned long n,
 			     unsigned int *done)
 {
@@ -522,6 +553,8 @@ static void sm_restore_chunk(struct sm_chunk *chunk, unsigned long n,
 	} else {
 		sm_restore_pages(chunk, n, done);
 	}
+	if (chunk->lost)
+		sm_scrub_restored(chunk, 1UL << chunk->order);
 }
 
 /**
@@ -712,13 +745,14 @@ static int sm_dmap_selftest(void)
 }
 
 /*
- * Was a saved entry (sm_chunk.entry) a 2 MiB one?  A present 2 MiB entry
- * has _PAGE_PSE; in a 4 KiB entry that bit is the PAT bit, which no
- * write-back page (the only kind pooled) has.  The kernel method saves 0.
+ * Did a 2 MiB chunk that is out of the direct map go out as one entry?
+ * Its first page keeps the saved entry (0 with the kernel method); a
+ * present 2 MiB entry has _PAGE_PSE, while in a 4 KiB entry that bit is
+ * the PAT bit, which no write-back page (the only kind pooled) has.
  */
-bool sm_dmap_entry_is_pmd(u64 entry)
+bool sm_dmap_chunk_is_pmd(struct page *page)
 {
-	return entry & _PAGE_PSE;
+	return page_private(page) & _PAGE_PSE;
 }
 
 /**

@@ -19,12 +19,6 @@ struct sm_chunk {
 	bool pmd;		/* out of the direct map as one 2 MiB entry */
 	bool leak;		/* left uncached: must never be freed */
 	bool lost;		/* could not be put back in the direct map: never touched again */
-	/*
-	 * "pte" method: the direct-map entry as it was before removal, to
-	 * put back: the 2 MiB entry when pmd, else the first page's 4 KiB
-	 * entry (every page of the chunk had the same flags).
-	 */
-	u64 entry;
 };
 
 /* A chunk of this order may leave the direct map as one 2 MiB entry. */
@@ -87,7 +81,7 @@ void sm_dmap_flush(void);
 bool sm_dmap_ibt_enforced(void);
 int sm_dmap_set_uncached(struct sm_chunk *chunks, unsigned int nr, bool uc);
 bool sm_dmap_has_alias(struct page *page, unsigned int order);
-bool sm_dmap_entry_is_pmd(u64 entry);
+bool sm_dmap_chunk_is_pmd(struct page *page);
 void sm_chunk_lose(struct sm_chunk *chunk, const char *why);
 
 /* secretmem_pool.c: zeroed pages kept out of the direct map for reuse. */
@@ -114,5 +108,7 @@ void sm_mmap_exit(void);
 
 /* secretmem_main.c: is hibernation being prepared (no new secret pages)? */
 bool sm_pm_blocked(void);
+bool sm_pm_enter(void);
+void sm_pm_exit(void);
 
 #endif /* _SECRETMEM_INTERNAL_H */

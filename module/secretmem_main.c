@@ -276,16 +276,18 @@ static const struct file_operations sm_fops = {
  * (SNAPSHOT_FREEZE), and even the kernel's own path syncs filesystems
  * between the two.
  *
- * sm_pm_block() and sm_mmap() are the two sides of a store-buffering
- * pair: mmap reserves its pages (sm_stats.pages), then a full barrier,
- * then reads sm_pm_block_on; PREPARE sets sm_pm_block_on, then a full
- * barrier, then reads the page count.  Either mmap sees the block and
- * fails with EBUSY, or PREPARE sees its pages and refuses.  While
- * blocked the pool takes nothing in (sm_pool_has_room()) and serves
- * nothing (only mmap serves).  If PREPARE is refused, the PM core sends
- * no POST to this notifier (notifier_call_chain_robust() rolls back only
- * the ones before it), so the block is lifted here.
+ * An mmap() holds sm_pm_sem for read from its start to its end and fails
+ * with EBUSY if the block is on; PREPARE sets the block under the write
+ * side, so once it has the lock no mmap() is half way and none can start:
+ * the page count it then reads is final.  It drains the pool before and
+ * after reading it (a teardown gives its scrubbed pages to the pool before
+ * it drops the count).  While blocked the pool takes nothing in
+ * (sm_pool_has_room()) and serves nothing (only mmap() serves).  If
+ * PREPARE is refused, the PM core sends no POST to this notifier
+ * (notifier_call_chain_robust() rolls back only the ones before it), so
+ * the block is lifted here.
  */
+static DECLARE_RWSEM(sm_pm_sem);
 static bool sm_pm_block_on;
 
 bool sm_pm_blocked(void)
@@ -293,11 +295,31 @@ bool sm_pm_blocked(void)
 	return READ_ONCE(sm_pm_block_on);
 }
 
+/**
+ * sm_pm_enter - start making secret pages, unless hibernation is under way
+ *
+ * Return: true, and the caller calls sm_pm_exit() when done; false while
+ * hibernation or an image restore is being prepared.
+ */
+bool sm_pm_enter(void)
+{
+	down_read(&sm_pm_sem);
+	if (!sm_pm_block_on)
+		return true;
+	up_read(&sm_pm_sem);
+	return false;
+}
+
+void sm_pm_exit(void)
+{
+	up_read(&sm_pm_sem);
+}
+
 static void sm_pm_block(bool on)
 {
+	down_write(&sm_pm_sem);
 	WRITE_ONCE(sm_pm_block_on, on);
-	/* Orders the store before the read of sm_stats.pages; pairs with sm_mmap(). */
-	smp_mb();
+	up_write(&sm_pm_sem);
 }
 
 static int sm_pm_notify(struct notifier_block *nb, unsigned long action,
@@ -319,9 +341,16 @@ static int sm_pm_notify(struct notifier_block *nb, unsigned long action,
 	sm_pm_block(true);
 	/* Pooled pages hold nothing; they need not stop hibernation. */
 	sm_pool_drain(ULONG_MAX);
-	pages = atomic_long_read(&sm_stats.pages);
-	if (!pages)
+	/*
+	 * Lost pages may still hold a secret out of the direct map, where
+	 * the image writer would map and copy them: they block it for good.
+	 */
+	pages = atomic_long_read(&sm_stats.pages) +
+		atomic_long_read(&sm_stats.lost_pages);
+	if (!pages) {
+		sm_pool_drain(ULONG_MAX);
 		return NOTIFY_DONE;
+	}
 	sm_pm_block(false);
 	pr_info("refusing to %s: %ld secret pages in use\n",
 		action == PM_HIBERNATION_PREPARE ? "hibernate" : "restore a hibernation image",

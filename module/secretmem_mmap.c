@@ -7,6 +7,7 @@
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/mmu_notifier.h>
+#include <linux/module.h>
 #include <linux/refcount.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/user.h>
@@ -36,7 +37,6 @@ struct sm_region {
 	struct list_head mm_node;	/* in smm->regions while it holds pages */
 	struct user_struct *user;	/* the user charged for its pages (a reference) */
 	bool uncached;			/* pages are UC- instead of write-back */
-	bool released;			/* pages and charges already given back */
 	unsigned long nr_pages;
 	unsigned int nr_chunks;
 	unsigned int nr_removed;	/* chunks[0..nr_removed) are out of the direct map */
@@ -57,7 +57,10 @@ struct sm_region {
  * them as ->close would (mm/mmu_notifier.c: release may drop the
  * notifier with mmu_notifier_put()).  The notifier lives as long as the
  * mm (one reference until release, one per region), so registration
- * (mm_take_all_locks()) happens once per process.
+ * (mm_take_all_locks()) happens once per process.  Its ops live in this
+ * module, so each notifier pins the module until it is freed: the module
+ * unloads once every process that mapped it has exited (sm_mmap_exit()
+ * then waits for the last SRCU-deferred free).
  */
 struct sm_mm {
 	struct mmu_notifier mn;
@@ -78,12 +81,16 @@ static struct mmu_notifier *sm_mm_alloc(struct mm_struct *mm)
 	spin_lock_init(&smm->lock);
 	INIT_LIST_HEAD(&smm->regions);
 	smm->fresh = true;
+	/* The open device file pins the module now; this pin outlives it. */
+	__module_get(THIS_MODULE);
 	return &smm->mn;
 }
 
+/* Called from an SRCU callback; sm_mmap_exit() waits for it to return. */
 static void sm_mm_free(struct mmu_notifier *mn)
 {
 	kfree(container_of(mn, struct sm_mm, mn));
+	module_put(THIS_MODULE);
 }
 
 static void sm_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
@@ -123,6 +130,13 @@ static struct sm_mm *sm_mm_get(struct mm_struct *mm)
 	struct mmu_notifier *mn = mmu_notifier_get_locked(&sm_mm_ops, mm);
 	struct sm_mm *smm;
 
+	/*
+	 * Registration (mm_take_all_locks()) gives up with -EINTR on any
+	 * pending signal; mmap(2) never fails with EINTR: restart it unless
+	 * the signal is fatal.  Everything done so far is undone first.
+	 */
+	if (mn == ERR_PTR(-EINTR) && !fatal_signal_pending(current))
+		return ERR_PTR(-ERESTARTNOINTR);
 	if (IS_ERR(mn))
 		return ERR_CAST(mn);
 	smm = container_of(mn, struct sm_mm, mn);
@@ -530,15 +544,16 @@ static void sm_file_end(struct sm_file *smf, bool made_pages)
  * @file: the open device
  * @vma: the new VMA; mmap_lock is held for write
  *
- * The order: reserve the module-wide budget, refuse while hibernation is
- * being prepared, charge the user and the mm (RLIMIT_MEMLOCK), take the
+ * The order: refuse while hibernation is being prepared (and keep it from
+ * starting until the end), reserve the module-wide budget, charge the user and the mm (RLIMIT_MEMLOCK), take the
  * mm's notifier, allocate (or take from the pool) and zero, take out of
  * the direct map, map; then count the pages in the mm's RSS.  Every
  * failure undoes what was done, in reverse.
  *
  * Return: 0, or -EINVAL (MAP_PRIVATE, offset), -EPERM (PROT_EXEC),
  * -EBUSY (hibernation under way), -EAGAIN (RLIMIT_MEMLOCK), -ENOMEM
- * (max_pages or no memory), -EINTR (fatal signal).
+ * (max_pages or no memory), -EINTR (fatal signal), -ERESTARTNOINTR (a
+ * signal interrupted the mm's first registration: the call restarts).
  */
 int sm_mmap(struct file *file, struct vm_area_struct *vma)
 {
@@ -547,7 +562,7 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 	struct sm_file *smf = file->private_data;
 	struct user_struct *user;
 	struct sm_region *region;
-	bool uncached, uc_set = false, lock_ok;
+	bool uncached, uc_set = false, lock_ok = false;
 	struct sm_mm *smm;
 	int ret;
 
@@ -555,6 +570,8 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EINVAL;
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
+	if (!sm_pm_enter())
+		return -EBUSY;
 	uncached = sm_file_begin(smf);
 
 	if (!sm_reserve_pages(nr_pages)) {
@@ -562,18 +579,22 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 		ret = -ENOMEM;
 		goto out_end;
 	}
-	/* Orders the reservation before the read; pairs with sm_pm_block(). */
-	smp_mb();
-	if (sm_pm_blocked()) {
-		ret = -EBUSY;
-		goto out_unreserve;
-	}
-	lock_ok = capable(CAP_IPC_LOCK);
+	/*
+	 * CAP_IPC_LOCK is asked for only when the limit would be exceeded,
+	 * as user_shm_lock() does, so that an mmap within the limit is never
+	 * audited as a capability use.
+	 */
 	user = get_uid(current_user());
-	ret = sm_charge_user(user, nr_pages,
-			     lock_ok || rlimit(RLIMIT_MEMLOCK) == RLIM_INFINITY);
+	ret = sm_charge_user(user, nr_pages, rlimit(RLIMIT_MEMLOCK) == RLIM_INFINITY);
+	if (ret == -EAGAIN && capable(CAP_IPC_LOCK)) {
+		lock_ok = true;
+		ret = sm_charge_user(user, nr_pages, true);
+	}
 	if (ret)
 		goto out_put_user;
+	if (!lock_ok && ((READ_ONCE(mm->locked_vm) + nr_pages) << PAGE_SHIFT) >
+	    rlimit(RLIMIT_MEMLOCK))
+		lock_ok = capable(CAP_IPC_LOCK);
 	if (__account_locked_vm(mm, nr_pages, true, current, lock_ok)) {
 		ret = -EAGAIN;
 		goto out_uncharge_user;
@@ -652,6 +673,7 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 	atomic_long_add(nr_pages, &smf->pages);
 	atomic_long_inc(&sm_stats.regions);
 	sm_file_end(smf, true);
+	sm_pm_exit();
 	return 0;
 
 out_unmap:
@@ -670,9 +692,9 @@ out_uncharge_user:
 	atomic_long_sub(nr_pages, &user->locked_vm);
 out_put_user:
 	sm_free_uid(user);
-out_unreserve:
 	atomic_long_sub(nr_pages, &sm_stats.pages);
 out_end:
 	sm_file_end(smf, false);
+	sm_pm_exit();
 	return ret;
 }

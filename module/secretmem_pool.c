@@ -64,8 +64,8 @@ struct sm_pool {
 	unsigned long nr_pages;		/* pages on the lists */
 	unsigned long nr[SM_SIZES][SM_STATES];	/* chunks on each list */
 	/*
-	 * Pages linked by page->lru; a ready chunk keeps the direct-map
-	 * entry to put back (sm_chunk.entry) in page->private.
+	 * Pages linked by page->lru; the pages of a ready chunk keep the
+	 * direct-map entries to put back in page->private (secretmem_dmap.c).
 	 */
 	struct list_head lists[SM_SIZES][SM_STATES];
 };
@@ -227,14 +227,12 @@ void sm_pool_put(struct sm_pool *pool)
 
 /* A chunk from a pool list, described as sm_dmap_restore() expects. */
 static void sm_pool_chunk(struct sm_chunk *chunk, struct page *page,
-			  unsigned int order)
+			  unsigned int order, bool ready)
 {
 	memset(chunk, 0, sizeof(*chunk));
 	chunk->page = page;
 	chunk->order = order;
-	chunk->entry = page_private(page);
-	chunk->pmd = order == SM_PMD_ORDER && sm_dmap_entry_is_pmd(chunk->entry);
-	set_page_private(page, 0);
+	chunk->pmd = ready && order == SM_PMD_ORDER && sm_dmap_chunk_is_pmd(page);
 }
 
 /**
@@ -262,7 +260,7 @@ unsigned int sm_pool_take(struct sm_pool *pool, unsigned int order, bool ready,
 	while (n < nr && !list_empty(list)) {
 		page = list_first_entry(list, struct page, lru);
 		list_del(&page->lru);
-		sm_pool_chunk(&chunks[n++], page, order);
+		sm_pool_chunk(&chunks[n++], page, order, ready);
 	}
 	pool->nr[size][ready ? SM_READY : SM_SPARE] -= n;
 	pool->nr_pages -= (unsigned long)n << order;
@@ -288,7 +286,6 @@ static void sm_pool_add(struct sm_pool *pool, int state, struct sm_chunk *c,
 		if (c[i].leak || c[i].lost)
 			continue;
 
-		set_page_private(c[i].page, state == SM_READY ? c[i].entry : 0);
 		list_add(&c[i].page->lru, &pool->lists[size][state]);
 		pool->nr[size][state]++;
 		pool->nr_pages += 1UL << c[i].order;
@@ -466,7 +463,8 @@ static bool sm_pool_pop(struct sm_chunk *chunk, bool *ready)
 					continue;
 				page = list_first_entry(list, struct page, lru);
 				list_del(&page->lru);
-				sm_pool_chunk(chunk, page, sm_size_order(size));
+				sm_pool_chunk(chunk, page, sm_size_order(size),
+					      state == SM_READY);
 				*ready = state == SM_READY;
 				pool->nr[size][state]--;
 				pool->nr_pages -= 1UL << chunk->order;

@@ -1041,7 +1041,10 @@ SM_TEST(test_module_unload_reload)
 {
 	const char *ko = getenv("SECRETMEM_KO");
 	const char *method = getenv("SECRETMEM_METHOD");
-	int fd, kofd, busy_rc, busy_err, rc, err, load_rc = -1, load_err = 0, i;
+	int fd, kofd, busy_rc, busy_err, rc, err, load_rc = -1, load_err = 0, i, st = 0;
+	int go[2], ready[2];
+	pid_t child;
+	char c = 0;
 	bool sysfs_gone = false;
 	char params[128] = "";
 	long taint0;
@@ -1058,22 +1061,49 @@ SM_TEST(test_module_unload_reload)
 		      SECRETMEM_MODULE_NAME);
 	taint0 = kernel_bad_taint();
 
-	fd = dev_open();
-	p = sm_mmap(fd, 4 * PAGE_SZ);
-	close(fd);
-	memset(p, 0x11, 4 * PAGE_SZ);
+	/*
+	 * The mapping lives in a child: a process that has mapped the device
+	 * keeps the module (its mm's notifier) until it exits.
+	 */
+	ck_assert(!pipe2(go, O_CLOEXEC) && !pipe2(ready, O_CLOEXEC));
+	child = fork();
+	ck_assert(child >= 0);
+	if (!child) {
+		char c = 0;
+
+		fd = open(SECRETMEM_DEVICE_PATH, O_RDWR);
+		p = mmap(NULL, 4 * PAGE_SZ, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (fd < 0 || p == MAP_FAILED)
+			_exit(2);
+		close(fd);
+		memset(p, 0x11, 4 * PAGE_SZ);
+		if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
+			_exit(3);
+		/* still usable while the unload was refused */
+		if (p[4095] != 0x11)
+			_exit(4);
+		p[0] = 0x22;
+		fd = open(SECRETMEM_DEVICE_PATH, O_RDWR);
+		if (fd < 0 || munmap(p, 4 * PAGE_SZ))
+			_exit(5);
+		close(fd);
+		_exit(0);
+	}
+	close(go[0]);
+	close(ready[1]);
+	ck_assert_msg(read(ready[0], &c, 1) == 1, "the mapping child failed");
 	busy_rc = syscall(SYS_delete_module, SECRETMEM_MODULE_NAME, O_NONBLOCK);
 	busy_err = errno;
-	if (busy_rc) {
-		/* still usable while the unload was refused */
-		ck_assert(p[4095] == 0x11);
-		p[0] = 0x22;
-		fd = dev_open();
-		close(fd);
-	}
-	ck_assert(!munmap(p, 4 * PAGE_SZ));
+	if (busy_rc)
+		ck_assert(write(go[1], &c, 1) == 1);
+	close(go[1]);
+	close(ready[0]);
+	while (waitpid(child, &st, 0) < 0 && errno == EINTR)
+		;
+	ck_assert_msg(!busy_rc || (WIFEXITED(st) && !WEXITSTATUS(st)),
+		      "the mapping child failed (status 0x%x)", st);
 
-	/* the last file reference may go away a moment after munmap */
+	/* the last references (file, notifier) may go a moment after exit */
 	rc = busy_rc;		/* unloaded while mapped (a bug): still reload */
 	err = 0;
 	for (i = 0; busy_rc && i < 50; i++) {
@@ -1091,7 +1121,7 @@ SM_TEST(test_module_unload_reload)
 	close(kofd);
 
 	ck_assert_msg(busy_rc != 0, "module unloaded while a mapping existed");
-	ck_assert_msg(!rc, "delete_module after unmap+close: %s", strerror(err));
+	ck_assert_msg(!rc, "delete_module after the mapping process exited: %s", strerror(err));
 	ck_assert_msg(sysfs_gone, "%s still there after unload", SYSFS_MODULE);
 	ck_assert_msg(!load_rc, "finit_module(%s, \"%s\"): %s", ko, params,
 		      strerror(load_err));

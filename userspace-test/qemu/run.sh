@@ -82,7 +82,9 @@ fi
 
 KDIR=$CACHE/kernels/$SERIES
 VMLINUZ=$(readlink -f "$KDIR/vmlinuz")
-APPEND="console=ttyS0 panic=-1 quiet sm.mode=$MODE"
+# no_console_suspend: an oops while hibernation images are made in the
+# guest (test_hibernate.c) would otherwise never reach the serial log.
+APPEND="console=ttyS0 panic=-1 quiet no_console_suspend sm.mode=$MODE"
 if [ "$SERIES" = 6.1 ] || [ "$SERIES" = debug ]; then
 	APPEND="$APPEND secretmem.enable=1"   # memfd_secret is off by default on 6.1
 fi
