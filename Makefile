@@ -2,9 +2,14 @@
 # Top level of secretmem_dev: build the module, package it, run the QEMU test rig.
 #
 #   make [all] [KDIR=<kernel build dir>]  build module/secretmem_dev.ko
-#   make check    the whole suite: lint; DKMS for 6.1 and 6.12; boot Debian
-#                 6.1, 6.12 and a debug 6.1 in QEMU, run the Check suite and
-#                 stress with dmap_method=kernel and pte; ends "N passed, M failed"
+#   make ko SERIES=<5.10|6.1|6.12|7.2> [FLAVOUR=<amd64|cloud-amd64|rt-amd64>]
+#                 the module for the newest Debian kernel of that series; the
+#                 last line is the .ko's path
+#   make deps     install what the host needs (apt-get)
+#   make check    the whole suite (userspace-test/check.sh): lint; DKMS on
+#                 every series and flavour; boot Debian 5.10, 6.1, 6.12, 7.2,
+#                 6.1-rt and a debug 6.1 in QEMU, run the Check suite and
+#                 stress; ends "N passed, M failed"
 #   make check-debug  the suite on the debug kernel only
 #   make demo     run userspace-test/build/demo on 6.1
 #   make bench    run userspace-test/build/bench on 6.1 and 6.12
@@ -25,7 +30,7 @@ QEMU_DIR := userspace-test/qemu
 export SM_CACHE ?= $(if $(filter 0,$(shell id -u)),/var/cache/secretmem,$(CURDIR)/.cache)
 LOGS := $(SM_CACHE)/logs
 
-.PHONY: all module check check-debug debug-kernel demo bench lint clean distclean
+.PHONY: all module check deps ko check-debug debug-kernel demo bench lint clean distclean
 
 all: module
 
@@ -35,37 +40,27 @@ module:
 # install, uninstall, dkms-install, dkms-uninstall, deb, check-dkms
 include module/dkms.mk
 
-# Run every series even if one fails; count Check test cases over all runs.
-# A run that crashed, hung or had a kernel splat counts at least 1 failed.
-# First DKMS builds, installs and removes the module for both kernels (and
-# through the .deb); then each guest boots the .ko that DKMS built, if it did.
-# Every part runs even if one fails; Check test cases are counted over all
-# runs, and a run that crashed, hung or had a kernel splat counts at least 1.
-check:
-	@rc=0; mkdir -p "$(LOGS)"; \
-	for s in lint dkms $(CHECK_SERIES); do rm -f "$(LOGS)/$$s-check.result"; done; \
-	if $(MAKE) lint; then r="PASS 1 0"; else r="FAIL 0 1"; rc=1; fi; \
-	echo "lint check $$r 0" >"$(LOGS)/lint-check.result"; \
-	userspace-test/dkms/test-dkms.sh || rc=1; \
-	for s in $(CHECK_SERIES); do \
-		ko="$(SM_CACHE)/dkms/$$s/secretmem_dev.ko"; \
-		if [ -f "$$ko" ]; then export SM_KO="$$ko"; else unset SM_KO; fi; \
-		$(QEMU_DIR)/run.sh $$s check || rc=1; \
-	done; \
-	echo; echo "=== summary ==="; \
-	passed=0; failed=0; \
-	for s in lint dkms $(CHECK_SERIES); do \
-		r="$(LOGS)/$$s-check.result"; \
-		if [ -f "$$r" ]; then \
-			read -r _ _ v p f t <"$$r"; \
-			echo "$$s: $$v ($$p passed, $$f failed, $${t}s)"; \
-		else \
-			v=FAIL; p=0; f=1; rc=1; echo "$$s: FAIL (no result)"; \
-		fi; \
-		passed=$$((passed + p)); failed=$$((failed + f)); \
-	done; \
-	echo "$$passed passed, $$failed failed"; \
-	exit $$rc
+# The whole suite: userspace-test/check.sh (parts, summary, the closing
+# "N passed, M failed" line).  CHECK_DEBUG=0 skips the debug kernel;
+# CHECK_GUESTS="..." overrides the guest plan (see userspace-test/README.md).
+check: deps
+	CHECK_DEBUG=$(CHECK_DEBUG) userspace-test/check.sh
+
+# Everything the host needs (apt-get); lint and check call it, nothing else
+# installs host packages.
+deps:
+	@bash -c '. $(QEMU_DIR)/lib.sh && host_install "$${HOST_PKGS[@]}"'
+
+# make ko SERIES=<5.10|6.1|6.12|7.2> [FLAVOUR=<amd64|cloud-amd64|rt-amd64>]:
+# the module for the newest kernel of that series and flavour (in a chroot
+# where the host cannot build it); the last line is the .ko's path.
+FLAVOUR ?= amd64
+ko:
+	@case "$(SERIES)" in 5.10|6.1|6.12|7.2) ;; \
+	*) echo "make ko: SERIES=5.10, 6.1, 6.12 or 7.2 (got '$(SERIES)')" >&2; exit 2 ;; esac
+	@key=$$(bash -c '. $(QEMU_DIR)/lib.sh && kernel_key "$(SERIES)" "$(FLAVOUR)"') && \
+	$(QEMU_DIR)/fetch.sh "$$key" && \
+	$(QEMU_DIR)/build-module.sh "$$key"
 
 # The debug kernel (cached in .cache/kernels/debug) and the suite on it alone.
 debug-kernel:
@@ -92,13 +87,11 @@ bench:
 # checkpatch (from Debian's linux-source-6.1), sparse and a warning-free
 # compile against both kernels' headers, shellcheck on the scripts.
 CHECKPATCH_DIR := $(SM_CACHE)/checkpatch
-lint:
-	shellcheck $(QEMU_DIR)/*.sh .ci/run userspace-test/dkms/test-dkms.sh
+lint: deps
+	shellcheck -x $(QEMU_DIR)/*.sh .ci/run userspace-test/dkms/test-dkms.sh userspace-test/check.sh
 	shellcheck -s sh $(QEMU_DIR)/init module/conftest.sh \
 		module/dist/deb/postinst.in module/dist/deb/prerm.in
 	$(QEMU_DIR)/fetch.sh $(SERIES)
-	dpkg -s sparse linux-source-6.1 >/dev/null 2>&1 || \
-		apt-get install -y -q sparse linux-source-6.1
 	test -f $(CHECKPATCH_DIR)/scripts/checkpatch.pl || { \
 		mkdir -p $(CHECKPATCH_DIR) && \
 		tar -C $(CHECKPATCH_DIR) --strip-components=1 \

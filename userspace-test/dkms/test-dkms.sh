@@ -1,21 +1,29 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# test-dkms.sh - checks DKMS, .deb and plain installs of secretmem_dev against Debian's 6.1 and 6.12 headers.
+# test-dkms.sh - checks DKMS, .deb and plain installs of secretmem_dev against
+# the headers of every Debian kernel: 6.1 and 6.12 on the host's system DKMS,
+# 5.10 and 7.2 in their build chroots (lib.sh chroot_for), each in the
+# amd64, cloud-amd64 and rt-amd64 flavours.
 #
 # Usage (root, Debian 12): userspace-test/dkms/test-dkms.sh
-# Env:   SM_CACHE  cache directory (default: /var/cache/secretmem for root, else <repo>/.cache)
+# Env:   SM_CACHE   cache directory (default: /var/cache/secretmem for root, else <repo>/.cache)
+#        DKMS_KEYS  the kernels (default: all twelve, see lib.sh for the keys)
 #
-# It installs what it needs (dkms, dwarves, linux-headers-<kver> for both
-# series; 6.12's headers depend on a kernel image, which is satisfied by a
-# local stub package so that no image, initramfs or udev is installed), then:
-#   A. make -f module/dkms.mk dkms-install for both kernels; checks dkms
+# Host tools come from make deps.  It installs linux-headers-<kver> of each
+# host kernel (6.12's headers depend on a kernel image, which is satisfied by
+# a local stub package so that no image, initramfs or udev is installed),
+# and in each chroot the headers of its kernels, then:
+#   A. make -f module/dkms.mk dkms-install for the host kernels; checks dkms
 #      status, the installed .ko (version, vermagic, signature); copies each
-#      DKMS-built module to .cache/dkms/<series>/secretmem_dev.ko for the QEMU
+#      DKMS-built module to $SM_CACHE/dkms/<key>/secretmem_dev.ko for the QEMU
 #      rig; checks that BUILD_EXCLUSIVE refuses unsupported kernels with
 #      dkms exit 77; make dkms-uninstall; checks nothing is left.
 #   B. make deb; apt-get install ./secretmem-dkms_<v>_all.deb; checks it is
-#      installed for both kernels; apt-get purge; checks nothing is left.
+#      installed for the host kernels; apt-get purge; checks nothing is left.
 #   C. make install / make uninstall (plain kbuild) against the 6.1 headers.
+#   D. in each chroot (bullseye: 5.10, sid: 7.2): dkms add, build, install
+#      for its kernels; status, version, vermagic; the .ko for the rig;
+#      dkms remove --all; nothing left.
 # Each check prints PASS or FAIL; the last line is "N passed, M failed".
 # The result goes to .cache/logs/dkms-check.result as
 # "dkms check PASS|FAIL <passed> <failed> <seconds>", the log to dkms-check.log.
@@ -23,17 +31,23 @@
 # shellcheck disable=SC2317
 set -uo pipefail
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# root keeps the cache in /var/cache/secretmem, so that fresh clones reuse it.
-CACHE=${SM_CACHE:-$([ "$(id -u)" -eq 0 ] && echo /var/cache/secretmem || echo "$TOP/.cache")}
+# shellcheck source=userspace-test/qemu/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../qemu/lib.sh"
+TOP=$SM_TOP
+CACHE=$SM_CACHE
 OUT=$CACHE/dkms
 LOGDIR=$CACHE/logs
 LOG=$LOGDIR/dkms-check.log
 RESULT=$LOGDIR/dkms-check.result
 NAME=secretmem
 MOD=secretmem_dev
-SERIES=(6.1 6.12)
-export DEBIAN_FRONTEND=noninteractive
+read -r -a KEYS <<<"${DKMS_KEYS:-5.10 5.10-cloud 5.10-rt 6.1 6.1-cloud 6.1-rt 6.12 6.12-cloud 6.12-rt 7.2 7.2-cloud 7.2-rt}"
+SERIES=()	# the host's kernels
+declare -A CHROOT_KEYS	# release -> its kernels
+for k in "${KEYS[@]}"; do
+	r=$(chroot_for "$(key_series "$k")")
+	if [ -z "$r" ]; then SERIES+=("$k"); else CHROOT_KEYS[$r]+=" $k"; fi
+done
 START=$(date +%s)
 
 passed=0
@@ -44,7 +58,7 @@ mkdir -p "$LOGDIR" "$OUT"
 : >"$LOG"
 rm -f "$RESULT"
 
-log() { echo "test-dkms: $*"; echo "=== $*" >>"$LOG"; }
+step() { echo "test-dkms: $*"; echo "=== $*" >>"$LOG"; }
 pass() { echo "PASS: $*"; echo "PASS: $*" >>"$LOG"; passed=$((passed + 1)); }
 fail() { echo "FAIL: $*"; echo "FAIL: $*" >>"$LOG"; failed=$((failed + 1)); }
 
@@ -92,39 +106,19 @@ VERSION=$(sed -n 's/^PACKAGE_VERSION="\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$TOP/dkms
 DEB=$CACHE/pkg/$NAME-dkms_${VERSION}_all.deb
 mk() { make --no-print-directory -f "$TOP/module/dkms.mk" -C "$TOP" SM_CACHE="$CACHE" "$@"; }
 
-APT_UPDATED=0
-apt_update_once() {
-	if [ "$APT_UPDATED" = 0 ]; then
-		apt-get update -qq >>"$LOG" 2>&1 || return 1
-		APT_UPDATED=1
-	fi
-}
-
-# apt_install PKG...: install, refreshing the package lists once on failure.
+# apt_install PKG...: install kernel headers for the test (the packages
+# under test's prerequisites, not host tools), refreshing the lists once.
 apt_install() {
 	echo "+ apt-get install $*" >>"$LOG"
 	apt-get install -y -q --no-install-recommends "$@" >>"$LOG" 2>&1 && return 0
-	apt_update_once && apt-get install -y -q --no-install-recommends "$@" >>"$LOG" 2>&1
+	host_apt_update >>"$LOG" 2>&1 && apt-get install -y -q --no-install-recommends "$@" >>"$LOG" 2>&1
 }
 
-# Kernel release of a series: the one the QEMU rig unpacked if any, else apt's.
+# Kernel release of a key: lib.sh's one definition.
 resolve_kver() {
-	local series=$1 v=
-	if [ -s "$CACHE/kernels/$series/kver" ]; then
-		cat "$CACHE/kernels/$series/kver"
-		return
-	fi
-	case $series in
-	6.1)
-		v=$(apt-cache depends linux-headers-amd64 2>/dev/null |
-		    sed -n 's/^ *Depends: linux-headers-\(6\.1\.[0-9]*-[0-9]*-amd64\)$/\1/p' | head -n1)
-		;;
-	6.12)
-		v=$(apt-cache pkgnames linux-headers-6.12. 2>/dev/null |
-		    sed -n 's/^linux-headers-\(6\.12\.[0-9]*+deb12-amd64\)$/\1/p' | sort -V | tail -n1)
-		;;
-	esac
-	echo "$v"
+	local key=$1
+	kernel_apt_ready "$(key_series "$key")" >>"$LOG" 2>&1
+	kernel_release "$(key_series "$key")" "$(key_flavour "$key")"
 }
 
 # Debian's 6.12 headers depend on "linux-image-<kver> (= V) | ...-unsigned (= V)".
@@ -155,7 +149,7 @@ EOF
 }
 
 install_headers() {
-	local series=$1 kver=$2 stub
+	local kver=$2 stub
 	if [ -f "/lib/modules/$kver/build/Makefile" ] &&
 	   dpkg -s "linux-headers-$kver" >/dev/null 2>&1; then
 		return 0
@@ -234,6 +228,21 @@ copy_ko() {
 	esac
 }
 
+# warning_free KVER [ROOT]: DKMS's make.log of KVER (under ROOT) exists and
+# has no compiler warning.
+warning_free() {
+	local k=$1 root=${2:-} f
+	for f in "$root/var/lib/dkms/$NAME/$VERSION/$k/x86_64/log/make.log" \
+		 "$root/var/lib/dkms/$NAME/$VERSION/build/make.log"; do
+		[ -f "$f" ] || continue
+		echo "$f"
+		! grep -E 'warning:|error:' "$f"
+		return
+	done
+	echo "no make.log of $k"
+	return 1
+}
+
 # A kernel "source dir" with only a .config, for the BUILD_EXCLUSIVE checks.
 fake_kdir() {
 	local dir=$1 kver=$2
@@ -260,39 +269,33 @@ excluded() {
 }
 
 # ---------------------------------------------------------------- setup
-log "setup"
-need=()
-command -v dkms >/dev/null || need+=(dkms)
-command -v pahole >/dev/null || need+=(dwarves)
-command -v xz >/dev/null || need+=(xz-utils)
-command -v openssl >/dev/null || need+=(openssl)
-if [ ${#need[@]} -gt 0 ]; then
-	apt_install "${need[@]}" || abort "apt-get install ${need[*]}"
-fi
+step "setup"
+for t in dkms pahole xz openssl zstd mmdebstrap; do
+	command -v "$t" >/dev/null || abort "no $t: run make deps"
+done
 pass "tools: $(dkms --version), pahole $(pahole --version)"
 
 for s in "${SERIES[@]}"; do
 	k=$(resolve_kver "$s")
-	if [ -z "$k" ]; then
-		apt_update_once
-		k=$(resolve_kver "$s")
-	fi
 	[ -n "$k" ] || abort "cannot resolve the $s kernel release"
 	KVER[$s]=$k
 	check "headers for $s ($k) at /lib/modules/$k/build" install_headers "$s" "$k" ||
 		abort "no headers for $s"
 done
-KVERS="${KVER[6.1]} ${KVER[6.12]}"
+KVERS=
+for s in "${SERIES[@]}"; do KVERS="$KVERS ${KVER[$s]}"; done
+KVERS=${KVERS# }
 
 cleanup
 check "clean before the run" is_clean || abort "could not clean up a previous run"
 
 # ---------------------------------------------------------------- A: dkms
-log "A: make dkms-install for $KVERS"
+step "A: make dkms-install for $KVERS"
 check "make dkms-install DKMS_KVERS=\"$KVERS\"" mk dkms-install DKMS_KVERS="$KVERS"
 for s in "${SERIES[@]}"; do
 	k=${KVER[$s]}
 	check "dkms status: installed for $s ($k)" dkms_installed "$k"
+	check "$s: DKMS's build log has no warning" warning_free "$k"
 	ko=$(installed_ko "$k")
 	if [ -n "$ko" ]; then
 		rm -f "$OUT/$s/$MOD.ko"
@@ -316,7 +319,8 @@ fake_kdir "$CACHE/pkg/fake-nommu" "$k" CONFIG_MMU
 excluded "BUILD_EXCLUSIVE_CONFIG refuses a kernel without CONFIG_MMU" \
 	"6.1.999-nommu" "$CACHE/pkg/fake-nommu"
 fake_kdir "$CACHE/pkg/fake-old" "$k"
-excluded "BUILD_EXCLUSIVE_KERNEL refuses kernel 5.10" "5.10.0-99-amd64" "$CACHE/pkg/fake-old"
+excluded "BUILD_EXCLUSIVE_KERNEL refuses kernel 5.4" "5.4.0-99-amd64" "$CACHE/pkg/fake-old"
+excluded "BUILD_EXCLUSIVE_KERNEL refuses kernel 4.19" "4.19.0-99-amd64" "$CACHE/pkg/fake-old"
 excluded "BUILD_EXCLUSIVE_ARCH refuses i686" "6.1.999-i686" "$CACHE/pkg/fake-old" i686
 fake_kdir "$CACHE/pkg/fake-nokprobes" "$k" CONFIG_KPROBES
 echo "+ dkms build (no CONFIG_KPROBES: must not be excluded)" >>"$LOG"
@@ -334,7 +338,7 @@ check "make dkms-uninstall" mk dkms-uninstall
 check "nothing left after dkms-uninstall" is_clean || cleanup
 
 # ---------------------------------------------------------------- B: .deb
-log "B: make deb; apt-get install ./$(basename "$DEB")"
+step "B: make deb; apt-get install ./$(basename "$DEB")"
 if check "make deb" mk deb && check "$DEB exists" test -s "$DEB"; then
 	check "apt-get install ./$(basename "$DEB")" apt-get install -y -q "$DEB"
 	for s in "${SERIES[@]}"; do
@@ -357,7 +361,7 @@ fi
 
 # ---------------------------------------------------------------- C: plain install
 k=${KVER[6.1]}
-log "C: make install / uninstall against $k"
+step "C: make install / uninstall against $k"
 src=$CACHE/pkg/plain-src
 rm -rf "$src"
 mkdir -p "$src"
@@ -374,5 +378,71 @@ check "make install put the udev rule, modules-load.d file and man page in place
 check "make uninstall" plain uninstall
 check "nothing left after make uninstall" is_clean || cleanup
 rm -rf "$src"
+
+
+# ---------------------------------------------------------------- D: chroots
+# in_chroot REL CMD...: a command in the build chroot (cache and repo bind-mounted).
+in_chroot() { chroot_run "$@"; }
+
+# chroot_clean REL: nothing of the module left in the chroot's DKMS tree.
+chroot_clean() {
+	local d
+	d=$(chroot_dir "$1")
+	[ ! -e "$d/var/lib/dkms/$NAME" ] || { echo "left: $d/var/lib/dkms/$NAME"; return 1; }
+	[ ! -e "$d/usr/src/$NAME-$VERSION" ] || { echo "left: $d/usr/src/$NAME-$VERSION"; return 1; }
+	[ -z "$(find "$d/lib/modules" -name "$MOD.ko*" 2>/dev/null)" ] || { echo "left: a $MOD.ko"; return 1; }
+}
+
+for rel in "${!CHROOT_KEYS[@]}"; do
+	read -r -a ckeys <<<"${CHROOT_KEYS[$rel]}"
+	step "D: DKMS in the $rel chroot for ${ckeys[*]}"
+	check "$rel chroot ready" chroot_ensure "$rel" || continue
+	croot=$(chroot_dir "$rel")
+	ckvers=()
+	hdrs=()
+	for key in "${ckeys[@]}"; do
+		k=$(resolve_kver "$key")
+		[ -n "$k" ] || { fail "cannot resolve the $key kernel release"; continue; }
+		KVER[$key]=$k
+		ckvers+=("$k")
+		[ -f "$croot/lib/modules/$k/build/Makefile" ] || hdrs+=("linux-headers-$k")
+	done
+	[ ${#ckvers[@]} -gt 0 ] || continue
+	if [ ${#hdrs[@]} -gt 0 ]; then
+		check "$rel chroot: apt-get install ${hdrs[*]}" in_chroot "$rel" sh -c \
+			"apt-get -qq -o Acquire::Check-Valid-Until=false update &&
+			 DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends ${hdrs[*]}" ||
+			continue
+	fi
+	in_chroot "$rel" sh -c "for v in /var/lib/dkms/$NAME/*/; do [ -d \"\$v\" ] &&
+		dkms remove $NAME/\$(basename \"\$v\") --all; done; rm -rf /var/lib/dkms/$NAME /usr/src/$NAME-*" >>"$LOG" 2>&1
+	find "$croot/lib/modules" -name "$MOD.ko*" -delete 2>/dev/null
+	check "$rel chroot: make sm-dkms-src" mk sm-dkms-src || continue
+	rm -rf "$croot/usr/src/$NAME-$VERSION"
+	cp -a "$CACHE/pkg/src/$NAME-$VERSION" "$croot/usr/src/"
+	check "$rel chroot: dkms add" in_chroot "$rel" dkms add -m "$NAME" -v "$VERSION"
+	for key in "${ckeys[@]}"; do
+		k=${KVER[$key]:-}
+		[ -n "$k" ] || continue
+		# dkms runs make -j<cores>; the build is warning-free or fails here.
+		check "$key ($k): dkms build + install in the $rel chroot" in_chroot "$rel" sh -c \
+			"dkms build -m $NAME -v $VERSION -k $k && dkms install -m $NAME -v $VERSION -k $k" || continue
+		check "$key: DKMS's build log has no warning" warning_free "$k" "$croot"
+		check "$key: dkms status installed" sh -c \
+			"chroot '$croot' dkms status -m $NAME -v $VERSION -k $k | tee /dev/stderr | grep -q ': installed'"
+		ko=$(find "$croot/lib/modules/$k/updates" -name "$MOD.ko*" 2>/dev/null | head -n1)
+		if [ -n "$ko" ]; then
+			rm -f "$OUT/$key/$MOD.ko"
+			copy_ko "$ko" "$OUT/$key/$MOD.ko"
+			check "$key: the module is version $VERSION for $k" ko_ok "$OUT/$key/$MOD.ko" "$k"
+			echo "test-dkms: $key module for the QEMU rig: $OUT/$key/$MOD.ko"
+		else
+			fail "$key: no $MOD.ko under $croot/lib/modules/$k/updates"
+		fi
+	done
+	check "$rel chroot: dkms remove --all" in_chroot "$rel" dkms remove "$NAME/$VERSION" --all
+	rm -rf "$croot/usr/src/$NAME-$VERSION"
+	check "$rel chroot: nothing left" chroot_clean "$rel"
+done
 
 finish

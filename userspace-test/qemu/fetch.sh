@@ -17,23 +17,33 @@ set -euo pipefail
 
 CACHE=$SM_CACHE
 
-# download_deb SERIES PKG: the .deb of PKG in $CACHE/debs (downloaded once).
+# download_deb SERIES PKG[|ALT...]: the .deb of PKG (else of the first ALT
+# that downloads) in $CACHE/debs, downloaded once.
 download_deb() {
-	local s=$1 pkg=$2 deb
-	deb=$(find "$CACHE/debs" -maxdepth 1 -name "${pkg}_*.deb" | sort -V | tail -n1)
-	if [ -z "$deb" ]; then
-		log "downloading $pkg"
-		if ! (cd "$CACHE/debs" && sapt "$s" apt-get download -qq "$pkg" >/dev/null 2>&1); then
-			# Stale package lists give 404s: refresh once and retry.
-			if [ -z "$(series_release "$s")" ]; then host_apt_update; else
-				rm -f "$(papt_dir "$(series_release "$s")")/.updated"; kernel_apt_ready "$s"; fi
-			(cd "$CACHE/debs" && sapt "$s" apt-get download -qq "$pkg") >&2 \
-				|| die "apt-get download $pkg failed"
+	local s=$1 alts=$2 pkg deb retried=0
+	IFS='|' read -r -a alts <<<"$alts"
+	while :; do
+		for pkg in "${alts[@]}"; do
+			deb=$(find "$CACHE/debs" -maxdepth 1 -name "${pkg}_*.deb" | sort -V | tail -n1)
+			[ -n "$deb" ] && { echo "$deb"; return 0; }
+		done
+		for pkg in "${alts[@]}"; do
+			log "downloading $pkg"
+			if (cd "$CACHE/debs" && sapt "$s" apt-get download -qq "$pkg" >/dev/null 2>&1); then
+				deb=$(find "$CACHE/debs" -maxdepth 1 -name "${pkg}_*.deb" | sort -V | tail -n1)
+				[ -n "$deb" ] && { echo "$deb"; return 0; }
+			fi
+		done
+		[ "$retried" = 0 ] || die "apt-get download ${alts[*]} failed"
+		# Stale package lists give 404s: refresh once and retry.
+		retried=1
+		if [ -z "$(series_release "$s")" ]; then
+			host_apt_update
+		else
+			rm -f "$(papt_dir "$(series_release "$s")")/.updated"
+			kernel_apt_ready "$s"
 		fi
-		deb=$(find "$CACHE/debs" -maxdepth 1 -name "${pkg}_*.deb" | sort -V | tail -n1)
-	fi
-	[ -n "$deb" ] || die "no .deb for $pkg"
-	echo "$deb"
+	done
 }
 
 fetch_key() {
@@ -56,8 +66,19 @@ fetch_key() {
 
 	rm -rf "$dir"
 	mkdir -p "$root"
+	local first=1
 	while IFS= read -r pkg; do
-		deb=$(download_deb "$series" "$pkg")
+		# The image (first) may be missing from the mirror while its
+		# headers are there (5.10 rt-amd64 here): then build only.
+		if [ "$first" = 1 ]; then
+			first=0
+			if ! deb=$(download_deb "$series" "$pkg"); then
+				warn "$key: no image package on the mirror ($pkg): headers only, cannot boot it"
+				continue
+			fi
+		else
+			deb=$(download_deb "$series" "$pkg") || exit 1
+		fi
 		dpkg -x "$deb" "$root"
 	done < <(kernel_pkgs "$series" "$kver")
 
@@ -68,7 +89,7 @@ fetch_key() {
 	for t in "$root/boot/vmlinuz-$kver" "$root/usr/lib/modules/$kver/vmlinuz"; do
 		[ -f "$t" ] && { vmlinuz=$t; break; }
 	done
-	[ -n "$vmlinuz" ] || die "no vmlinuz of $kver in the image package"
+	[ -n "$vmlinuz" ] || warn "$key: no vmlinuz of $kver"
 
 	# The arch headers name the common ones (include) and, since 7.2,
 	# themselves (KBUILD_OUTPUT) by absolute /usr/src paths.
@@ -86,7 +107,7 @@ fetch_key() {
 		esac
 	done < <(find "$root/usr/src" -maxdepth 3 -type l)
 
-	ln -sfn "$vmlinuz" "$dir/vmlinuz"
+	[ -z "$vmlinuz" ] || ln -sfn "$vmlinuz" "$dir/vmlinuz"
 	echo "$hdr" >"$dir/kdir"
 	echo "$kver" >"$dir/kver"
 	touch "$dir/.done"

@@ -36,7 +36,8 @@ warn() { echo "$SM_PROG: warning: $*" >&2; }
 die() { echo "$SM_PROG: ERROR: $*" >&2; exit 1; }
 
 # ------------------------------------------------------------------ host apt
-# Everything the rig, the lint and the DKMS test need on the host.
+# Everything the rig, the lint and the DKMS test need on the host (make deps).
+# shellcheck disable=SC2034 # used by the Makefile's deps target
 HOST_PKGS=(qemu-system-x86 busybox-static check dwarves cpio kmod gcc make
 	   libelf-dev libssl-dev bc flex bison xz-utils zstd openssl dkms sparse
 	   shellcheck linux-source-6.1 mmdebstrap build-essential)
@@ -203,12 +204,14 @@ kernel_release() {
 }
 
 # kernel_pkgs SERIES KVER: the packages to unpack (image with vmlinuz,
-# headers, their -common and linux-kbuild), one a line.
+# headers, their -common and linux-kbuild), one a line; "A|B": A, else B
+# (the mirror here lacks some -unsigned images; the signed one has the
+# same kernel).
 kernel_pkgs() {
 	local s=$1 k=$2
 	case $s in
 	7.2) echo "linux-binary-$k" ;;
-	*) echo "linux-image-$k-unsigned" ;;
+	*) echo "linux-image-$k-unsigned|linux-image-$k" ;;
 	esac
 	echo "linux-headers-$k"
 	sapt "$s" apt-cache depends "linux-headers-$k" 2>/dev/null |

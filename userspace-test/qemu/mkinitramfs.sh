@@ -4,16 +4,17 @@
 # boots: busybox-static, /init, the module of one series and the static test
 # executables of userspace-test/build/ in /tests/.
 #
-# Usage: userspace-test/qemu/mkinitramfs.sh SERIES OUT.cpio.gz
+# Usage: userspace-test/qemu/mkinitramfs.sh KEY OUT.cpio.gz   (KEY as for run.sh)
 # Env:   SM_CACHE  cache directory (default: /var/cache/secretmem for root, else <repo>/.cache)
 #
 # No module of the Debian image is needed: the 8250 serial console,
 # devtmpfs, tmpfs, debugfs and /proc/kcore are built into both kernels.
 set -euo pipefail
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# root keeps the cache in /var/cache/secretmem, so that fresh clones reuse it.
-CACHE=${SM_CACHE:-$([ "$(id -u)" -eq 0 ] && echo /var/cache/secretmem || echo "$TOP/.cache")}
+# shellcheck source=userspace-test/qemu/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+TOP=$SM_TOP
+CACHE=$SM_CACHE
 SERIES=${1:?usage: mkinitramfs.sh SERIES OUT}
 OUT=${2:?usage: mkinitramfs.sh SERIES OUT}
 HERE=$TOP/userspace-test/qemu
@@ -22,7 +23,6 @@ KO=${SM_KO:-$CACHE/build/$SERIES/module/secretmem_dev.ko}
 TESTS=$TOP/userspace-test/build
 BUSYBOX=/bin/busybox
 
-die() { echo "mkinitramfs: ERROR: $*" >&2; exit 1; }
 
 [ -x "$BUSYBOX" ] || die "no $BUSYBOX (install busybox-static)"
 if readelf -l "$BUSYBOX" 2>/dev/null | grep -q 'program interpreter'; then
@@ -32,7 +32,11 @@ fi
 [ -f "$HERE/init" ] || die "no $HERE/init"
 
 # Refuse a kernel that would need modules for the guest basics.
-CONFIG=$(find "$CACHE/kernels/$SERIES/root/boot" -name 'config-*' | head -n1)
+# (7.2 has no /boot/config-*: the headers' .config is the same file.)
+CONFIG=$(find "$CACHE/kernels/$SERIES/root/boot" -name 'config-*' 2>/dev/null | head -n1 || true)
+if [ -z "$CONFIG" ] && [ -f "$CACHE/kernels/$SERIES/kdir" ]; then
+	CONFIG=$(cat "$CACHE/kernels/$SERIES/kdir")/.config
+fi
 if [ -n "$CONFIG" ]; then
 	for opt in SERIAL_8250 SERIAL_8250_CONSOLE DEVTMPFS BLK_DEV_INITRD \
 		   RD_GZIP BINFMT_ELF; do
@@ -41,7 +45,7 @@ if [ -n "$CONFIG" ]; then
 	done
 	for opt in PROC_KCORE TMPFS DEBUG_FS ACPI; do
 		grep -q "^CONFIG_$opt=y" "$CONFIG" \
-			|| echo "mkinitramfs: warning: CONFIG_$opt is not set ($CONFIG)" >&2
+			|| warn "CONFIG_$opt is not set ($CONFIG)"
 	done
 fi
 
@@ -71,7 +75,7 @@ for a in sh mount umount insmod rmmod lsmod dmesg poweroff reboot cat sleep \
 done
 
 install -m 0755 "$HERE/init" "$STAGE/init"
-echo "mkinitramfs: module $KO ($(modinfo -F vermagic "$KO" 2>/dev/null || echo "?"))" >&2
+log "module $KO ($(modinfo -F vermagic "$KO" 2>/dev/null || echo "?"))"
 install -m 0644 "$KO" "$STAGE/lib/modules/secretmem_dev.ko"
 # The test-only direct-map probe, if build-module.sh built it.
 PROBE_KO=$CACHE/build/$SERIES/kmod/sm_dmapprobe.ko
@@ -90,4 +94,4 @@ mkdir -p "$(dirname "$OUT")"
 (cd "$STAGE" && find . -print0 | cpio --null -o -H newc --quiet --owner=0:0) |
 	gzip -1 >"$OUT.tmp"
 mv "$OUT.tmp" "$OUT"
-echo "mkinitramfs: $OUT ($(du -h "$OUT" | cut -f1))" >&2
+log "$OUT ($(du -h "$OUT" | cut -f1))"

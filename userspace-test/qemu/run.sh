@@ -1,10 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# run.sh - build everything for one Debian kernel series, boot it in QEMU (TCG)
+# run.sh - build everything for one Debian kernel, boot it in QEMU (TCG)
 # with the test initramfs, save the serial log and judge the run.
 #
-# Usage: userspace-test/qemu/run.sh SERIES MODE
-#   SERIES  6.1 | 6.12 | debug (6.1 + KASAN/lockdep, built by debug-kernel.sh)
+# Usage: userspace-test/qemu/run.sh KEY MODE
+#   KEY     SERIES (amd64 flavour), SERIES-cloud or SERIES-rt, SERIES one of
+#           5.10, 6.1, 6.12, 7.2 (lib.sh); or debug (6.1 + KASAN/lockdep,
+#           built by debug-kernel.sh)
 #   MODE    check | demo | bench | shell
 # Env:
 #   SM_APPEND   extra kernel command-line arguments (e.g. "sm.methods=pte")
@@ -14,19 +16,20 @@
 #   SM_CACHE    cache directory (default: /var/cache/secretmem for root, else <repo>/.cache)
 #   SM_NO_BUILD set to 1 to skip fetch/module/userspace builds (reuse cache)
 #
-# Output: serial log in .cache/logs/<series>-<mode>.log (also on stdout),
-#         result in .cache/logs/<series>-<mode>.result
-#         ("<series> <mode> PASS|FAIL <passed> <failed> <seconds>"),
-#         and one line "VERDICT <series> <mode>: PASS|FAIL ..." at the end.
+# Output: serial log in $SM_CACHE/logs/<key>-<mode>.log (also on stdout),
+#         result in $SM_CACHE/logs/<key>-<mode>.result
+#         ("<key> <mode> PASS|FAIL <passed> <failed> <seconds>"),
+#         and one line "VERDICT <key> <mode>: PASS|FAIL ..." at the end.
 # Exit status: 0 only if the run passed.
 set -euo pipefail
+# shellcheck source=userspace-test/qemu/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TOP=$SM_TOP
 HERE=$TOP/userspace-test/qemu
-export SM_CACHE=${SM_CACHE:-$([ "$(id -u)" -eq 0 ] && echo /var/cache/secretmem || echo "$TOP/.cache")}
 CACHE=$SM_CACHE
-SERIES=${1:?usage: run.sh SERIES MODE}
-MODE=${2:?usage: run.sh SERIES MODE}
+SERIES=${1:?usage: run.sh KEY MODE}
+MODE=${2:?usage: run.sh KEY MODE}
 MEM=${SM_MEM:-512M}
 SMP=${SM_SMP:-2}
 TIMEOUT=${SM_TIMEOUT:-900}
@@ -36,13 +39,19 @@ if [ "$SERIES" = debug ]; then
 	MEM=${SM_MEM:-1024M}
 	TIMEOUT=${SM_TIMEOUT:-2400}
 	FETCH=("$HERE/debug-kernel.sh")
+else
+	case $(key_series "$SERIES") in
+	5.10|6.1|6.12|7.2) ;;
+	*) echo "run.sh: unknown kernel '$SERIES'" >&2; exit 2 ;;
+	esac
+	[ "$(kernel_key "$(key_series "$SERIES")" "$(key_flavour "$SERIES")")" = "$SERIES" ] ||
+		{ echo "run.sh: unknown kernel '$SERIES'" >&2; exit 2; }
 fi
 LOGDIR=$CACHE/logs
 LOG=$LOGDIR/$SERIES-$MODE.log
 RESULT=$LOGDIR/$SERIES-$MODE.result
 INITRD=$CACHE/initramfs/$SERIES.cpio.gz
 
-case $SERIES in 6.1|6.12|debug) ;; *) echo "run.sh: unknown series '$SERIES'" >&2; exit 2 ;; esac
 case $MODE in check|demo|bench|shell) ;; *) echo "run.sh: unknown mode '$MODE'" >&2; exit 2 ;; esac
 
 mkdir -p "$LOGDIR"
@@ -61,7 +70,7 @@ verdict() {
 
 if [ "${SM_NO_BUILD:-0}" != 1 ]; then
 	if ! "${FETCH[@]}" ||
-	   ! "$HERE/build-module.sh" "$SERIES"; then
+	   ! "$HERE/build-module.sh" "$SERIES" >/dev/null; then
 		verdict FAIL 0 1 0 "fetch or module build failed"
 		exit 1
 	fi
@@ -81,13 +90,19 @@ if ! "$HERE/mkinitramfs.sh" "$SERIES" "$INITRD"; then
 fi
 
 KDIR=$CACHE/kernels/$SERIES
-VMLINUZ=$(readlink -f "$KDIR/vmlinuz")
+VMLINUZ=$(readlink -f "$KDIR/vmlinuz" || true)
+if [ ! -f "$VMLINUZ" ]; then
+	verdict FAIL 0 1 0 "no kernel image for $SERIES (headers only: see fetch.sh)"
+	exit 1
+fi
 # no_console_suspend: an oops while hibernation images are made in the
 # guest (test_hibernate.c) would otherwise never reach the serial log.
 APPEND="console=ttyS0 panic=-1 quiet no_console_suspend sm.mode=$MODE"
-if [ "$SERIES" = 6.1 ] || [ "$SERIES" = debug ]; then
+case $SERIES in
+6.1|6.1-*|debug)
 	APPEND="$APPEND secretmem.enable=1"   # memfd_secret is off by default on 6.1
-fi
+	;;
+esac
 APPEND="$APPEND ${SM_APPEND:-}"
 
 QEMU=(qemu-system-x86_64 -accel "tcg,thread=multi" -cpu max -smp "$SMP" -m "$MEM"

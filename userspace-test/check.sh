@@ -1,0 +1,83 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# check.sh - the whole suite (make check): lint, DKMS on every kernel, then
+# the Check suite and stress in QEMU guests.  Every part runs even if one
+# fails; each writes $SM_CACHE/logs/<part>-check.result
+# ("<part> check PASS|FAIL <passed> <failed> <seconds>"); the summary has a
+# line per part and ends with exactly "N passed, M failed".  Exit status 0
+# only if every part passed.
+#
+# Usage: userspace-test/check.sh
+# Env:   CHECK_GUESTS  the guests, "KEY[:SM_APPEND words joined by ,]..."
+#                      (default below; the plan is in userspace-test/README.md)
+#        CHECK_DEBUG=0 leave out the debug kernel
+#        SM_CACHE      as everywhere (lib.sh)
+set -uo pipefail
+# shellcheck source=userspace-test/qemu/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/qemu/lib.sh"
+
+QEMU_DIR=$SM_TOP/userspace-test/qemu
+LOGS=$SM_CACHE/logs
+# Both methods, full suite and stress on every series' generic kernel; the
+# rt kernel once (PREEMPT_RT); the debug kernel (KASAN, lockdep) last.
+CHECK_GUESTS=${CHECK_GUESTS:-"5.10 6.1 6.12 7.2 6.1-rt"}
+if [ "${CHECK_DEBUG:-1}" = 1 ]; then
+	CHECK_GUESTS="$CHECK_GUESTS debug"
+fi
+
+rc=0
+parts=()
+mkdir -p "$LOGS"
+
+# part NAME CMD...: run one part; a part that leaves no result file fails.
+part() {
+	local name=$1 start st=0 r
+	shift
+	parts+=("$name")
+	rm -f "$LOGS/$name-check.result"
+	start=$(date +%s)
+	log "=== $name"
+	"$@" || st=$?
+	[ "$st" = 0 ] || rc=1
+	# lint writes no result of its own: it counts as one test.
+	if [ "$name" = lint ]; then
+		if [ "$st" = 0 ]; then r="PASS 1 0"; else r="FAIL 0 1"; fi
+		echo "lint check $r $(($(date +%s) - start))" >"$LOGS/lint-check.result"
+	fi
+}
+
+part lint make -C "$SM_TOP" --no-print-directory lint
+part dkms "$SM_TOP/userspace-test/dkms/test-dkms.sh"
+for g in $CHECK_GUESTS; do
+	key=${g%%:*}
+	append=
+	[ "$key" = "$g" ] || append=$(tr ',' ' ' <<<"${g#*:}")
+	ko=$SM_CACHE/dkms/$key/secretmem_dev.ko
+	if [ -f "$ko" ]; then export SM_KO=$ko; else unset SM_KO; fi
+	part "$key" env SM_APPEND="${SM_APPEND:-} $append" "$QEMU_DIR/run.sh" "$key" check
+done
+
+# ------------------------------------------------------------ the counting
+# One place: each part's result line adds its passed and failed counts; a
+# part without a result counts as one failure.
+echo
+echo "=== summary ==="
+passed=0
+failed=0
+for p in "${parts[@]}"; do
+	r=$LOGS/$p-check.result
+	if [ -f "$r" ]; then
+		read -r _ _ v np nf t <"$r"
+		echo "$p: $v ($np passed, $nf failed, ${t}s)"
+		[ "$v" = PASS ] || rc=1
+	else
+		np=0
+		nf=1
+		rc=1
+		echo "$p: FAIL (no result)"
+	fi
+	passed=$((passed + np))
+	failed=$((failed + nf))
+done
+echo "$passed passed, $failed failed"
+exit $rc
