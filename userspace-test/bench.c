@@ -1028,6 +1028,9 @@ int main(void)
 		printf("  %-16s %s\n", blabel[b], avail_err[b] ?
 		       na_text(b, avail_err[b],
 			       b == B_DEV ? "open" : "memfd_secret") : "ok");
+	if (avail_err[B_MEMFD] == ENOSYS)
+		printf("  memfd_secret(2) does not exist on this kernel (ENOSYS; it came in 5.14):\n"
+		       "  /dev/secretmem is compared with anonymous mlocked memory only\n");
 	printf("  module dmap_method: %s\n", method);
 	if (d.ok)
 		printf("  DirectMap4k %ld kB, DirectMap2M %ld kB at start\n",
