@@ -114,8 +114,8 @@ apt_install() {
 	host_apt_update >>"$LOG" 2>&1 && apt-get install -y -q --no-install-recommends "$@" >>"$LOG" 2>&1
 }
 
-# Kernel release of a key: lib.sh's one definition.
-resolve_kver() {
+# key_kver KEY: the kernel release of a key (lib.sh's one definition).
+key_kver() {
 	local key=$1
 	kernel_apt_ready "$(key_series "$key")" >>"$LOG" 2>&1
 	kernel_release "$(key_series "$key")" "$(key_flavour "$key")"
@@ -276,7 +276,7 @@ done
 pass "tools: $(dkms --version), pahole $(pahole --version)"
 
 for s in "${SERIES[@]}"; do
-	k=$(resolve_kver "$s")
+	k=$(key_kver "$s")
 	[ -n "$k" ] || abort "cannot resolve the $s kernel release"
 	KVER[$s]=$k
 	check "headers for $s ($k) at /lib/modules/$k/build" install_headers "$s" "$k" ||
@@ -401,7 +401,7 @@ for rel in "${!CHROOT_KEYS[@]}"; do
 	ckvers=()
 	hdrs=()
 	for key in "${ckeys[@]}"; do
-		k=$(resolve_kver "$key")
+		k=$(key_kver "$key")
 		[ -n "$k" ] || { fail "cannot resolve the $key kernel release"; continue; }
 		KVER[$key]=$k
 		ckvers+=("$k")

@@ -15,9 +15,9 @@
 # plus root/boot/config-<kver> so mkinitramfs.sh checks the built-ins.
 set -euo pipefail
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-# root keeps the cache in /var/cache/secretmem, so that fresh clones reuse it.
-CACHE=${SM_CACHE:-$([ "$(id -u)" -eq 0 ] && echo /var/cache/secretmem || echo "$TOP/.cache")}
+# shellcheck source=userspace-test/qemu/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+CACHE=$SM_CACHE
 DIR=$CACHE/kernels/debug
 SRC=$DIR/src
 TARBALL=/usr/src/linux-source-6.1.tar.xz
@@ -58,19 +58,8 @@ FRAGMENT=(
 	LOCALVERSION='"-smdebug"' LOCALVERSION_AUTO=n
 )
 
-log() { echo "debug-kernel: $*" >&2; }
-die() { echo "debug-kernel: ERROR: $*" >&2; exit 1; }
-
 install_build_pkgs() {
-	local missing=() p
-	for p in "${BUILD_PKGS[@]}"; do
-		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-	done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	log "installing: ${missing[*]}"
-	apt-get update -qq || die "apt-get update failed"
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
-		|| die "apt-get install ${missing[*]} failed"
+	host_require "${BUILD_PKGS[@]}"
 }
 
 # Unpack the source tarball into $SRC unless that version is already there.

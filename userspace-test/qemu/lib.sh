@@ -64,6 +64,15 @@ host_install() {
 	host_apt_update && apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
+# host_require PKG...: die unless all are installed (make deps installs them).
+host_require() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] || die "missing packages (${missing[*]}): run make deps"
+}
+
 # The host's package lists older than a day may name kernels the mirror no
 # longer has.
 host_lists_fresh() {
