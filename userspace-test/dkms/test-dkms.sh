@@ -149,13 +149,16 @@ EOF
 }
 
 install_headers() {
-	local kver=$2 stub
+	local kver=$2 stub deps st
 	if [ -f "/lib/modules/$kver/build/Makefile" ] &&
 	   dpkg -s "linux-headers-$kver" >/dev/null 2>&1; then
 		return 0
 	fi
-	if apt-cache depends "linux-headers-$kver" 2>/dev/null | grep -q "Depends: linux-image-" &&
-	   ! dpkg -s "linux-image-$kver" "linux-image-$kver-unsigned" 2>/dev/null | grep -q '^Status: install ok installed'; then
+	# (Captured first: grep -q closing the pipe early fails it under pipefail.)
+	deps=$(apt-cache depends "linux-headers-$kver" 2>/dev/null)
+	st=$(dpkg -s "linux-image-$kver" "linux-image-$kver-unsigned" 2>/dev/null || true)
+	if grep -q "Depends: linux-image-" <<<"$deps" &&
+	   ! grep -q '^Status: install ok installed' <<<"$st"; then
 		stub=$(stub_image_deb "$kver") || return 1
 		apt_install "$stub" "linux-headers-$kver"
 	else
