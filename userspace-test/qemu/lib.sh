@@ -100,21 +100,26 @@ papt_opts() {
 		-o APT::Get::List-Cleanup=0
 }
 
-# papt_update RELEASE: write its sources.list and update (once a day).
-papt_update() {
-	local rel=$1 d m sec
-	d=$(papt_dir "$rel")
+# release_sources RELEASE: its sources.list lines (the private apt state's
+# and the chroot's): bullseye with bullseye-security, sid.
+release_sources() {
+	local m
 	m=$(sm_mirror)
 	[ -n "$m" ] || m=http://deb.debian.org/debian
+	case $1 in
+	bullseye) printf '%s\n' "deb $m bullseye main" "deb ${m%/debian}/debian-security bullseye-security main" ;;
+	sid) echo "deb $m sid main" ;;
+	*) die "no apt sources for release '$1'" ;;
+	esac
+}
+
+# papt_update RELEASE: write its sources.list and update (once a day).
+papt_update() {
+	local rel=$1 d
+	d=$(papt_dir "$rel")
 	mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
 	[ -f "$d/status" ] || : >"$d/status"
-	case $rel in
-	bullseye)
-		sec=${m%/debian}/debian-security
-		printf '%s\n' "deb $m bullseye main" "deb $sec bullseye-security main" >"$d/sources.list.new" ;;
-	sid) echo "deb $m sid main" >"$d/sources.list.new" ;;
-	*) die "no private apt state for release '$rel'" ;;
-	esac
+	release_sources "$rel" >"$d/sources.list.new" || return 1
 	if ! cmp -s "$d/sources.list.new" "$d/sources.list"; then
 		mv "$d/sources.list.new" "$d/sources.list"
 		rm -f "$d/.updated"
@@ -248,20 +253,21 @@ chroot_dir() { echo "$SM_CACHE/chroots/$1"; }
 # chroot_ensure RELEASE: a minbase chroot with make, gcc and kmod; rebuilt
 # when older than a week (sid moves).  DKMS inside it too (the DKMS test).
 chroot_ensure() {
-	local rel=$1 d m
+	local rel=$1 d
 	d=$(chroot_dir "$rel")
 	if [ -f "$d/.done" ] && [ -n "$(find "$d/.done" -mtime -7 2>/dev/null)" ]; then
+		release_sources "$rel" >"$d/etc/apt/sources.list"
 		return 0
 	fi
-	host_install mmdebstrap
-	m=$(sm_mirror)
-	[ -n "$m" ] || m=http://deb.debian.org/debian
+	host_require mmdebstrap
 	log "mmdebstrap $rel into $d"
+	mkdir -p "$SM_CACHE/chroots"
 	rm -rf "$d.new"
 	mkdir -p "$(dirname "$d")"
+	release_sources "$rel" >"$SM_CACHE/chroots/$rel.sources"
 	mmdebstrap --variant=minbase --aptopt='Acquire::Check-Valid-Until "false"' \
 		--include=make,gcc,libc6-dev,kmod,libelf-dev,bc,flex,bison,dwarves,xz-utils,dkms,openssl,zstd,sudo \
-		"$rel" "$d.new" "$m" >&2 || { rm -rf "$d.new"; return 1; }
+		"$rel" "$d.new" "$SM_CACHE/chroots/$rel.sources" >&2 || { rm -rf "$d.new"; return 1; }
 	rm -rf "$d"
 	mv "$d.new" "$d"
 	touch "$d/.done"
