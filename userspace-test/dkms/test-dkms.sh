@@ -435,8 +435,8 @@ for rel in "${!CHROOT_KEYS[@]}"; do
 		check "$key ($k): dkms build + install in the $rel chroot" in_chroot "$rel" sh -c \
 			"dkms build -m $NAME -v $VERSION -k $k && dkms install -m $NAME -v $VERSION -k $k" || continue
 		check "$key: DKMS's build log has no warning" warning_free "$k" "$croot"
-		check "$key: dkms status installed" sh -c \
-			"chroot '$croot' dkms status -m $NAME -v $VERSION -k $k | tee /dev/stderr | grep -q ': installed'"
+		check "$key: dkms status installed" in_chroot "$rel" sh -c \
+			"dkms status -m $NAME -v $VERSION -k $k | tee /dev/stderr | grep -q ': installed'"
 		ko=$(find "$croot/lib/modules/$k/updates" -name "$MOD.ko*" 2>/dev/null | head -n1)
 		if [ -n "$ko" ]; then
 			rm -f "$OUT/$key/$MOD.ko"
