@@ -48,8 +48,9 @@
  *	bits of a non-present entry are inverted, as the L1TF mitigation
  *	requires, and the original entry is put back at restore.
  *
- * Both flush every CPU's TLB with on_each_cpu() + __flush_tlb_all(), once
- * per sm_dmap_remove() call.  Putting a page back needs no flush: x86 does
+ * Both flush every CPU's TLB with on_each_cpu() + __flush_tlb_all() (where
+ * it is not exported, 7.2: the same primitives, see compat.h), once per
+ * sm_dmap_remove() call.  Putting a page back needs no flush: x86 does
  * not cache non-present entries.
  */
 
