@@ -1186,6 +1186,7 @@ extern const struct test_table hibernate_table;
 extern const struct test_table dmapentry_table;
 extern const struct test_table limits_table;
 extern const struct test_table lost_table;
+extern const struct test_table memcg_table;
 
 /* Every file's table, in the order they run. */
 static const struct test_table *const tables[] = {
@@ -1197,6 +1198,7 @@ static const struct test_table *const tables[] = {
 	&dmapentry_table,
 	&limits_table,
 	&lost_table,
+	&memcg_table,
 	&last_table,
 };
 
