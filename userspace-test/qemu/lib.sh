@@ -262,6 +262,8 @@ chroot_ensure() {
 	host_require mmdebstrap
 	log "mmdebstrap $rel into $d"
 	mkdir -p "$SM_CACHE/chroots"
+	# Never rm -rf through a bind mount of the cache or the repository.
+	chroot_umount "$d"
 	rm -rf "$d.new"
 	mkdir -p "$(dirname "$d")"
 	release_sources "$rel" >"$SM_CACHE/chroots/$rel.sources"
@@ -273,20 +275,32 @@ chroot_ensure() {
 	touch "$d/.done"
 }
 
-# chroot_run RELEASE CMD...: run a command in the chroot with /work-style
-# paths: the cache and the repository are bind-mounted at their own paths.
+# chroot_umount DIR: unmount whatever is mounted below DIR; fail if any stays.
+chroot_umount() {
+	local d=$1 m
+	while read -r m; do
+		umount -l "$m" 2>/dev/null || true
+	done < <(awk -v d="$d/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r)
+	! awk -v d="$d/" 'index($2, d) == 1 { found = 1 } END { exit !found }' /proc/mounts ||
+		die "cannot unmount what is mounted below $d"
+}
+
+# chroot_run RELEASE CMD...: run a command in the chroot; the cache and the
+# repository are bind-mounted at their own paths, so paths are the same
+# inside and out.  One user of a chroot at a time (flock).
 chroot_run() {
 	local rel=$1 d rc=0 m
 	shift
 	d=$(chroot_dir "$rel")
 	[ -f "$d/.done" ] || die "no chroot $d"
+	exec 9>"$d.lock"
+	flock 9
 	for m in "$SM_CACHE" "$SM_TOP" /proc /dev; do
 		mkdir -p "$d$m"
 		mountpoint -q "$d$m" || mount --bind "$m" "$d$m"
 	done
 	chroot "$d" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@" || rc=$?
-	for m in /dev /proc "$SM_TOP" "$SM_CACHE"; do
-		umount -l "$d$m" 2>/dev/null || true
-	done
+	chroot_umount "$d"
+	exec 9>&-
 	return $rc
 }
