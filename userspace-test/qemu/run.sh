@@ -157,8 +157,8 @@ BENIGN='RCU lockdep checking is enabled'
 # reports (from "invoked oom-killer" to "Killed process", with their Call
 # Trace) are not splats; anything else there still is.
 dmesg_text=$(sed -n '/^SM-DMESG-BEGIN/,/^SM-DMESG-END/p' <<<"$clean" | grep -vE "$BENIGN" |
-	awk '/expected OOM kills begin/ { exp = 1 } /expected OOM kills end/ { exp = 0 }
-	     exp && /invoked oom-killer/ { skip = 1 }
+	awk '/expected OOM kills begin/ { in_oom = 1 } /expected OOM kills end/ { in_oom = 0 }
+	     in_oom && /invoked oom-killer/ { skip = 1 }
 	     !skip { print } skip && /Killed process/ { skip = 0 }' || true)
 SPLAT='BUG:|WARNING:|Oops|KASAN|lockdep|possible circular locking|general protection fault|Call Trace|kernel BUG|UBSAN|hung_task|blocked for more than'
 if grep -qE "$SPLAT" <<<"$dmesg_text"; then
