@@ -23,20 +23,19 @@
 
 #include <secretmem.h>
 
+#include "sm_lib.h"
+
 #ifndef __NR_memfd_secret
 #define __NR_memfd_secret	447
 #endif
 
-#define PAGE_SZ		4096UL
 #define KIB		1024UL
 #define MIB		(1024UL * 1024UL)
-#define SYSFS_DIR	"/sys/class/misc/" SECRETMEM_DEVICE_NAME "/"
 
 #define RW_SIZE		(16 * MIB)	/* throughput mapping */
 #define FRAG_SIZE	(64 * MIB)	/* fragmentation, large variant */
 #define FRAG_SMALL	512		/* fragmentation, number of 4 KiB maps */
 #define MAX_REPS	64
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
 enum backend { B_DEV, B_MEMFD, B_ANON, NR_BACKENDS };
 
@@ -57,21 +56,6 @@ static bool dev_uncached;
 /* Step that failed last (for n/a reasons). */
 static const char *fail_step = "";
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static const char *errname(int err)
-{
-	const char *s = strerrorname_np(err);
-
-	return s ? s : "E?";
-}
-
 /* ---- module counters (sysfs of the misc device) ---- */
 
 enum { C_TLB, C_CHG, C_SPL, NR_CTRS };
@@ -84,28 +68,14 @@ struct ctrs {
 	bool ok;	/* all of them could be read */
 };
 
-static int read_long(const char *path, long *val)
-{
-	FILE *f = fopen(path, "re");
-	int ret = 0;
-
-	if (!f)
-		return -errno;
-	if (fscanf(f, "%ld", val) != 1)
-		ret = -EINVAL;
-	fclose(f);
-	return ret;
-}
-
 static void ctrs_read(struct ctrs *c)
 {
-	char path[128];
 	int i;
 
 	c->ok = true;
 	for (i = 0; i < NR_CTRS; i++) {
-		snprintf(path, sizeof(path), SYSFS_DIR "%s", ctr_name[i]);
-		if (read_long(path, &c->v[i])) {
+		c->v[i] = sm_counter(ctr_name[i]);
+		if (c->v[i] < 0) {
 			c->v[i] = 0;
 			c->ok = false;
 		}
@@ -127,9 +97,9 @@ static bool ctrs_add(long *sum, const struct ctrs *before,
 
 static void print_pool(const char *when)
 {
-	long v;
+	long v = sm_counter("pool_pages");
 
-	if (!read_long(SYSFS_DIR "pool_pages", &v)) {
+	if (v >= 0) {
 		printf("  module pool_pages %s: %ld\n", when, v);
 		printf("BENCH test=pool when=%s pool_pages=%ld\n", when, v);
 	}
@@ -144,22 +114,11 @@ struct dmap {
 
 static void dmap_read(struct dmap *d)
 {
-	FILE *f = fopen("/proc/meminfo", "re");
-	char line[256];
-	int found = 0;
-
-	d->k4 = d->m2 = 0;
-	d->ok = false;
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "DirectMap4k: %ld", &d->k4) == 1)
-			found |= 1;
-		else if (sscanf(line, "DirectMap2M: %ld", &d->m2) == 1)
-			found |= 2;
-	}
-	fclose(f);
-	d->ok = found == 3;
+	d->k4 = meminfo_kb("DirectMap4k");
+	d->m2 = meminfo_kb("DirectMap2M");
+	d->ok = d->k4 >= 0 && d->m2 >= 0;
+	if (!d->ok)
+		d->k4 = d->m2 = 0;
 }
 
 /* ---- mappings ---- */
@@ -180,7 +139,7 @@ static int map_create(enum backend b, size_t len, struct map *m)
 
 	switch (b) {
 	case B_DEV:
-		fd = open(SECRETMEM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+		fd = sm_dev_open();
 		if (fd < 0) {
 			fail_step = "open";
 			return -errno;
@@ -270,7 +229,7 @@ static int map_touch(const struct map *m, char val)
 /* One timed cycle: create + touch + munmap; nanoseconds in *ns. */
 static int map_cycle(enum backend b, size_t len, uint64_t *ns)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = sm_now_ns();
 	struct map m;
 	int err;
 
@@ -279,7 +238,7 @@ static int map_cycle(enum backend b, size_t len, uint64_t *ns)
 		err = map_touch(&m, 1);
 		munmap(m.p, m.len);
 	}
-	*ns = now_ns() - t0;
+	*ns = sm_now_ns() - t0;
 	return err;
 }
 
@@ -353,7 +312,7 @@ static const char *na_text(enum backend b, int err, const char *step)
 	if (b == B_DEV && err == ENOENT && !strcmp(step, "open"))
 		snprintf(s, sizeof(buf[0]), "n/a (no %s)", SECRETMEM_DEVICE_PATH);
 	else
-		snprintf(s, sizeof(buf[0]), "n/a (%s: %s)", step, errname(err));
+		snprintf(s, sizeof(buf[0]), "n/a (%s: %s)", step, sm_errname(err));
 	return s;
 }
 
@@ -365,7 +324,7 @@ static const char *na_key(int err, const char *step)
 	char *s = buf[idx++ & 3];
 	char *c;
 
-	snprintf(s, sizeof(buf[0]), "%s:%s", step, errname(err));
+	snprintf(s, sizeof(buf[0]), "%s:%s", step, sm_errname(err));
 	for (c = s; *c; c++)
 		if (*c == ' ' || *c == '(' || *c == ')')
 			*c = '_';
@@ -410,7 +369,7 @@ static void bench_latency(void)
 
 	for (si = 0; si < nsizes; si++) {
 		struct lat_size *sz = &sizes[si];
-		uint64_t t_start = now_ns();
+		uint64_t t_start = sm_now_ns();
 
 		if (quick) {
 			sz->max_reps = sz->len >= 64 * MIB ? 3 : 7;
@@ -456,7 +415,7 @@ static void bench_latency(void)
 			if (!any)
 				break;
 			if (r + 1 >= sz->min_reps &&
-			    (now_ns() - t_start) / 1e9 >= sz->budget_s)
+			    (sm_now_ns() - t_start) / 1e9 >= sz->budget_s)
 				break;
 		}
 		for (b = 0; b < NR_BACKENDS; b++) {
@@ -471,7 +430,7 @@ static void bench_latency(void)
 			l->min = minimum(l->us, l->reps);
 		}
 		printf("    %s done in %.1f s\n", fmt_size(sz->len),
-		       (now_ns() - t_start) / 1e9);
+		       (sm_now_ns() - t_start) / 1e9);
 		fflush(stdout);
 	}
 
@@ -611,19 +570,19 @@ static void rw_pass(const struct map *m, int fill, double t[NR_OPS])
 {
 	uint64_t t0;
 
-	t0 = now_ns();
+	t0 = sm_now_ns();
 	memset(m->p, fill, m->len);
 	__asm__ volatile("" ::: "memory");
-	t[OP_WRITE] = now_ns() - t0;
+	t[OP_WRITE] = sm_now_ns() - t0;
 
-	t0 = now_ns();
+	t0 = sm_now_ns();
 	sink += read_pass((const uint64_t *)m->p, m->len);
-	t[OP_READ] = now_ns() - t0;
+	t[OP_READ] = sm_now_ns() - t0;
 
-	t0 = now_ns();
+	t0 = sm_now_ns();
 	memcpy(m->p + m->len / 2, m->p, m->len / 2);
 	__asm__ volatile("" ::: "memory");
-	t[OP_COPY] = now_ns() - t0;
+	t[OP_COPY] = sm_now_ns() - t0;
 }
 
 static void rw_child(struct rw_group *g)
@@ -977,7 +936,7 @@ static void probe_backends(void)
 {
 	int fd;
 
-	fd = open(SECRETMEM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	fd = sm_dev_open();
 	if (fd < 0)
 		avail_err[B_DEV] = errno;
 	else
@@ -997,7 +956,7 @@ int main(void)
 	struct utsname u;
 	char method[32] = "n/a";
 	const char *q = getenv("BENCH_QUICK");
-	uint64_t t0 = now_ns();
+	uint64_t t0 = sm_now_ns();
 	struct dmap d;
 	FILE *f;
 	int b;
@@ -1013,7 +972,7 @@ int main(void)
 	probe_backends();
 
 	uname(&u);
-	f = fopen(SYSFS_DIR "dmap_method", "re");
+	f = fopen(SM_SYSFS_METHOD, "re");
 	if (f) {
 		if (fscanf(f, "%31s", method) != 1)
 			snprintf(method, sizeof(method), "?");
@@ -1045,6 +1004,6 @@ int main(void)
 	bench_rw();
 
 	print_pool("end");
-	printf("\nBENCH total_s=%.1f\n", (now_ns() - t0) / 1e9);
+	printf("\nBENCH total_s=%.1f\n", (sm_now_ns() - t0) / 1e9);
 	return 0;
 }
