@@ -290,6 +290,19 @@ void run_child(child_fn fn, void *arg)
 		      msg[0] ? msg : "child failed");
 }
 
+int nobody_open(unsigned long memlock, char *msg, size_t n)
+{
+	int fd;
+
+	if (drop_to_nobody(memlock, msg, n))
+		return -1;
+	fd = sm_dev_open();
+	if (fd < 0)
+		snprintf(msg, n, "open %s as uid 65534: %s", SECRETMEM_DEVICE_PATH,
+			 strerror(errno));
+	return fd;
+}
+
 int touch_child(void *arg, char *msg, size_t n)
 {
 	size_t len = *(size_t *)arg, i;

@@ -193,6 +193,9 @@ void kcore_control(struct kcore *k);
  */
 int drop_to_nobody(unsigned long memlock, char *msg, size_t n);
 
+/* drop_to_nobody(), then open the device: the fd, or -1 with the reason in msg. */
+int nobody_open(unsigned long memlock, char *msg, size_t n);
+
 /* A child_fn: map and touch *(size_t *)arg bytes of anonymous memory. */
 int touch_child(void *arg, char *msg, size_t n);
 

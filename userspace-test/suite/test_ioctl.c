@@ -152,11 +152,9 @@ static int memlock_child(void *arg, char *msg, size_t n)
 	int fd;
 
 	(void)arg;
-	if (drop_to_nobody(MEMLOCK_LIMIT, msg, n))
-		return 1;
-	fd = open(SECRETMEM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	fd = nobody_open(MEMLOCK_LIMIT, msg, n);
 	if (fd < 0)
-		CFAIL("open %s as uid 65534: %s", SECRETMEM_DEVICE_PATH, strerror(errno));
+		return 1;
 	lck = proc_status_kb(0, "VmLck");
 	if (lck < 0)
 		CFAIL("no VmLck");

@@ -70,11 +70,9 @@ static int flags_after_eagain_child(void *arg, char *msg, size_t n)
 	int fd;
 
 	(void)arg;
-	if (drop_to_nobody(LIM, msg, n))
-		return 1;
-	fd = open(SECRETMEM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	fd = nobody_open(LIM, msg, n);
 	if (fd < 0)
-		CFAIL("open: %s", strerror(errno));
+		return 1;
 	p = mmap(NULL, 1 * MB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p != MAP_FAILED || errno != EAGAIN)
 		CFAIL("1 MiB mmap over a 64 KiB RLIMIT_MEMLOCK: %s, expected EAGAIN",

@@ -27,10 +27,6 @@
 #define ADV_SOFT_OFFLINE	101
 #define ADV_LAST		30	/* probe 0..ADV_LAST (25 is the last known on 6.12) */
 
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP	4
-#endif
-
 SM_FILE("robust", 101, 900);
 
 /* ---- madvise ---- */

@@ -20,13 +20,6 @@
 
 #include "sm_test.h"
 
-/* Values of MADV_* that may be missing from older libc headers. */
-#define ADV_FREE		8
-#define ADV_DONTNEED_LOCKED	24
-#define ADV_HWPOISON		100
-#define ADV_SOFT_OFFLINE	101
-#define ADV_LAST		30	/* probe 0..ADV_LAST (25 is the last known on 6.12) */
-
 #ifndef MREMAP_DONTUNMAP
 #define MREMAP_DONTUNMAP	4
 #endif
