@@ -44,7 +44,8 @@
 
 #include "sm_test.h"
 
-SM_FILE("hibernation", 61, 900);
+/* Right before dmapentry, as before the split: making an image frees memory. */
+SM_FILE("hibernation", 116, 900);
 
 
 /* Control copies: more than one, a few freed pages get reused. */

@@ -24,7 +24,7 @@
 
 #include "sm_test.h"
 
-SM_FILE("hibernation", 60, 900);
+SM_FILE("hibernation", 115, 900);
 
 /* ---- hibernation veto ---- */
 

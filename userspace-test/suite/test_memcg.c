@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-// test_pool_memcg.c - the pool serves a task pages charged to the memory cgroup its own allocations are charged to.
+// test_memcg.c - the pool serves a task pages charged to the memory cgroup its own allocations are charged to.
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -19,7 +19,7 @@
 
 #include "sm_test.h"
 
-SM_FILE("pool", 111, 900);
+SM_FILE("memcg", 137, 900);
 
 #define MC_OWNER	SM_CG_ROOT "/smmc_owner"
 #define MC_OTHER	SM_CG_ROOT "/smmc_other"
