@@ -1,24 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 // common.c - the benchmark's backends (/dev/secretmem, memfd_secret, anonymous mmap+mlock), module counters, mappings, statistics and formatting.
 #include <errno.h>
-#include <fcntl.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
-
-#include <secretmem.h>
 
 #include "bench.h"
 
@@ -43,7 +30,6 @@ const char *fail_step = "";
 const char *const ctr_name[NR_CTRS] = {
 	"tlb_flushes", "dmap_changes", "dmap_splits",
 };
-
 
 void ctrs_read(struct ctrs *c)
 {
@@ -84,7 +70,6 @@ void print_pool(const char *when)
 
 /* ---- /proc/meminfo direct map ---- */
 
-
 void dmap_read(struct dmap *d)
 {
 	d->k4 = meminfo_kb("DirectMap4k");
@@ -95,7 +80,6 @@ void dmap_read(struct dmap *d)
 }
 
 /* ---- mappings ---- */
-
 
 /*
  * Open (or create) the backing fd, mmap, close the fd: the mapping keeps

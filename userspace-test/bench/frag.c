@@ -1,24 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 // frag.c - part 3 of the benchmark: what mappings do to the direct map (DirectMap4k/2M, splits).
 #include <errno.h>
-#include <fcntl.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
-
-#include <secretmem.h>
 
 #include "bench.h"
 

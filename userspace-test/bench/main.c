@@ -1,24 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 // main.c - bench: times /dev/secretmem against memfd_secret(2) and anonymous mmap+mlock: map latency, throughput, direct-map cost.
 #include <errno.h>
-#include <fcntl.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
-
-#include <secretmem.h>
 
 #include "bench.h"
 

@@ -342,14 +342,18 @@ static int holder_reap(struct holder *h)
 	return st;
 }
 
-int holder_exit(struct holder *h)
+/* Send the holder command @c ('x': exit, 'a': abort) and reap it. */
+static int holder_cmd(struct holder *h, char c)
 {
-	char c = 'x';
-
 	if (h->pid <= 0)
 		return -1;
 	write_full(h->cmd_fd, &c, 1);
 	return holder_reap(h);
+}
+
+int holder_exit(struct holder *h)
+{
+	return holder_cmd(h, 'x');
 }
 
 int holder_kill(struct holder *h, int sig)
@@ -362,12 +366,7 @@ int holder_kill(struct holder *h, int sig)
 
 int holder_abort(struct holder *h)
 {
-	char c = 'a';
-
-	if (h->pid <= 0)
-		return -1;
-	write_full(h->cmd_fd, &c, 1);
-	return holder_reap(h);
+	return holder_cmd(h, 'a');
 }
 
 /* ---- probes ---- */

@@ -1,30 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 // common.c - the stress program's shared state and helpers: options, counters, failure, random numbers, module parameters, the phase-A mapping threads, phase reports.
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
-#include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <grp.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-
-#include <secretmem.h>
-
-#include "probe.h"
-#include "sm_lib.h"
 
 #include "stress.h"
 
@@ -58,7 +42,6 @@ void fail(const char *fmt, ...)
 	atomic_store(&failed, 1);
 	pthread_mutex_unlock(&fail_lock);
 }
-
 
 void rng_init(struct rng *r, uint64_t salt)
 {
@@ -163,8 +146,6 @@ void write_str_fd(int fd, const char *s)
 	(void)n;
 }
 
-
-
 /* fail_page_alloc / failslab: the knobs set during phase G, restored after. */
 const char *const fi_knobs[NKNOBS] = {
 	"probability", "interval", "times", "space", "verbose", "task-filter",
@@ -259,8 +240,6 @@ long fd_mapped_bytes(int fd)
 }
 
 /* ---- phase A: threads mapping, splitting, protecting, moving, unmapping ---- */
-
-
 
 atomic_int faults_armed;		/* phase G: some fault_*_nth is set */
 /* Each phase-A thread's mappings, for the crash report. */
@@ -542,7 +521,6 @@ int run_threads(int n, double secs, unsigned long cap, bool fixed_over,
 }
 
 /* ---- snapshot of counters for a phase's report line ---- */
-
 
 void snap_take(struct snap *s)
 {

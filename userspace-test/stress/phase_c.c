@@ -1,30 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 // phase_c.c - phase C: SIGKILL of holders in the middle of a 64 MiB mmap.
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <grp.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
-
-#include <secretmem.h>
-
-#include "probe.h"
-#include "sm_lib.h"
 
 #include "stress.h"
 

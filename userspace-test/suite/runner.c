@@ -1,12 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 // runner.c - main() of secretmem_test: one Check suite per topic file, one test case per test, skips counted.
-#include <check.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <time.h>
-#include <unistd.h>
-#include <sys/mman.h>
 
 #include "sm_test.h"
 

@@ -1,21 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The Check suite's shared layer: skips, the baseline, fixtures, asserting helpers, children. */
-#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdlib.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdint.h>
-#include <string.h>
-#include <unistd.h>
 #include <grp.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
-
-#include <secretmem.h>
 
 #include "probe.h"
 #include "sm_test.h"
@@ -398,7 +387,6 @@ long check_tag(const uint8_t *p, size_t pages, uint64_t tag)
 {
 	return check_tag_range(p, 0, pages, tag);
 }
-
 
 /* Is any part of [p, p+len) mapped?  (mincore fails with ENOMEM on holes.) */
 bool is_unmapped(void *p, size_t len)

@@ -20,20 +20,9 @@
  * Each test also checks these formulas against the probe's reference
  * entries made by the kernel's own helpers.
  */
-#include <check.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
-
-#include <secretmem.h>
 
 #include "sm_test.h"
 

@@ -1,26 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
 // test_faults.c - fault injection through the module's fault_*_nth hooks: every failure is ENOMEM and leaves nothing behind.
-#include <check.h>
-#include <ctype.h>
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <limits.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/ioctl.h>
-#include <sys/klog.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-
-#include <secretmem.h>
-#include <libsecretmem.h>
 
 #include "sm_test.h"
 

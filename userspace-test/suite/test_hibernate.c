@@ -24,29 +24,15 @@
  * it waits for (Check's fork-mode parent only waits; Check's messages go to a
  * file).
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 #include <linux/suspend_ioctls.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
-#include <sys/wait.h>
-
-#include <secretmem.h>
 
 #include "sm_test.h"
 
 /* Right before dmapentry, as before the split: making an image frees memory. */
 SM_FILE("hibernation", 116, 900);
-
 
 /* Control copies: more than one, a few freed pages get reused. */
 #define CONTROL_PAGES	128

@@ -1,27 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
 // test_limits_memlock.c - RLIMIT_MEMLOCK is the user's: shared by its processes, returned on every way out, CAP_IPC_LOCK exempt, GET_INFO memlock_left.
-#include <check.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <grp.h>
-#include <linux/capability.h>
-#include <sys/ioctl.h>
-#include <sys/klog.h>
-#include <sys/mman.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 
 #include "sm_test.h"
 #include "workers.h"

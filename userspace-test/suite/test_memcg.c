@@ -1,21 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 // test_memcg.c - the pool serves a task pages charged to the memory cgroup its own allocations are charged to.
-#include <check.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-
-#include <secretmem.h>
 
 #include "sm_test.h"
 

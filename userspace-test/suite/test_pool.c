@@ -1,19 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 // test_pool.c - the module's pool of zeroed pages kept out of the direct map: reuse, flushes, bounds, draining, memory cgroups.
-#include <check.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-
-#include <secretmem.h>
 
 #include "sm_test.h"
 

@@ -1,22 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 // test_robust_fd.c - bad and unusual use of a region and its fd: every madvise value, read/write/lseek, SCM_RIGHTS, mlock, msync, PROT_NONE, pagemap, many fds.
-#include <check.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-
-#include <secretmem.h>
 
 #include "sm_test.h"
 

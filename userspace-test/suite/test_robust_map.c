@@ -1,22 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 // test_robust_map.c - bad and unusual mappings: MAP_FIXED, MAP_POPULATE, MAP_LOCKED, huge and unaligned lengths, offsets, mremap; each test leaves the counters, VmLck and the taint as it found them.
-#include <check.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
-
-#include <secretmem.h>
 
 #include "sm_test.h"
 

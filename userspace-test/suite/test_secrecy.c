@@ -1,23 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 // test_secrecy.c - secrecy probes, each with a control on anonymous memory: ptrace, /proc/PID/mem, process_vm_readv, vmsplice, core dumps, /proc/kcore.
-#include <check.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <setjmp.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-
-#include <secretmem.h>
 
 #include "sm_test.h"
 
