@@ -7,6 +7,8 @@
 #include <linux/kallsyms.h>
 #include <linux/kprobes.h>
 #include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
 #include <linux/string.h>
@@ -426,6 +428,20 @@ static int sm_page_restore(struct sm_chunk *chunk, unsigned long i)
 	return sm_pte_restore(chunk, i);
 }
 
+/*
+ * Lost chunks stay allocated, each on this list with a module reference:
+ * the module then never unloads, so its hibernation veto (which counts
+ * lost_pages) stays in force.  sm_dmap_retry_lost() gives one back if all
+ * its entries turn out to be what the module left.
+ */
+struct sm_lost {
+	struct list_head node;
+	struct sm_chunk chunk;
+};
+
+static LIST_HEAD(sm_lost_list);
+static DEFINE_MUTEX(sm_lost_lock);
+
 /**
  * sm_chunk_lose - never touch or free @chunk again
  * @chunk: a chunk that could not be put back into the direct map
@@ -433,16 +449,99 @@ static int sm_page_restore(struct sm_chunk *chunk, unsigned long i)
  *
  * Its pages may be out of the direct map: scrubbing them would fault and
  * freeing them would hand the allocator pages nobody can use.  They stay
- * allocated for good, counted in lost_pages.
+ * allocated, counted in lost_pages.
  */
 void sm_chunk_lose(struct sm_chunk *chunk, const char *why)
 {
+	struct sm_lost *lost;
+
 	if (chunk->lost)
 		return;
 	chunk->lost = true;
 	atomic_long_add(1L << chunk->order, &sm_stats.lost_pages);
 	pr_err_once("%s: %lu pages at pfn %#lx are lost for good\n", why,
 		    1UL << chunk->order, page_to_pfn(chunk->page));
+	__module_get(THIS_MODULE);
+	/* Called from reclaim too (the pool's shrinker): no sleeping here. */
+	lost = kmalloc(sizeof(*lost), GFP_NOWAIT | __GFP_NOWARN);
+	if (!lost)
+		return;
+	lost->chunk = *chunk;
+	if (mutex_trylock(&sm_lost_lock)) {
+		list_add(&lost->node, &sm_lost_list);
+		mutex_unlock(&sm_lost_lock);
+	} else {
+		kfree(lost);	/* stays lost for good, still counted and pinned */
+	}
+}
+
+/* Is every page of @chunk present and writable in the direct map? */
+static bool sm_chunk_back(struct sm_chunk *chunk)
+{
+	unsigned long i;
+	unsigned int level;
+	pte_t *ptep;
+
+	for (i = 0; i < (1UL << chunk->order); i++) {
+		ptep = sm_lookup(chunk->page + i, &level);
+		if (!ptep || (pte_flags(*ptep) & (_PAGE_PRESENT | _PAGE_RW)) !=
+			     (_PAGE_PRESENT | _PAGE_RW))
+			return false;
+	}
+	return true;
+}
+
+static int sm_page_restore(struct sm_chunk *chunk, unsigned long i);
+static int sm_pmd_restore(struct sm_chunk *chunk);
+
+/*
+ * Put back what still carries the module's own entry; true if the whole
+ * chunk is then back (pages restored before have page->private 0 with
+ * the "pte" method, and are present).
+ */
+static bool sm_lost_recover(struct sm_chunk *chunk)
+{
+	unsigned long i;
+
+	if (chunk->pmd)
+		return !sm_pmd_restore(chunk) && sm_chunk_back(chunk);
+	for (i = 0; i < (1UL << chunk->order); i++)
+		if (page_private(chunk->page + i) ||
+		    (sm_method == SM_DMAP_KERNEL && !sm_page_is_mapped(chunk->page + i)))
+			sm_page_restore(chunk, i);
+	return sm_chunk_back(chunk);
+}
+
+/**
+ * sm_dmap_retry_lost - give back lost chunks whose entries are intact
+ *
+ * A chunk is lost when its entry did not look as the module left it (or
+ * the fault_restore_nth hook said so).  If every entry of it now is what
+ * the module wrote, it is put back, zeroed and freed after all.
+ *
+ * Return: the number of pages given back.
+ */
+unsigned long sm_dmap_retry_lost(void)
+{
+	struct sm_lost *lost, *next;
+	unsigned long freed = 0, i, n;
+
+	mutex_lock(&sm_lost_lock);
+	list_for_each_entry_safe(lost, next, &sm_lost_list, node) {
+		if (!sm_lost_recover(&lost->chunk))
+			continue;
+		n = 1UL << lost->chunk.order;
+		for (i = 0; i < n; i++)
+			clear_page(page_address(lost->chunk.page + i));
+		list_del(&lost->node);
+		__free_pages(lost->chunk.page, lost->chunk.order);
+		atomic_long_sub(n, &sm_stats.lost_pages);
+		kfree(lost);
+		module_put(THIS_MODULE);
+		freed += n;
+	}
+	mutex_unlock(&sm_lost_lock);
+	return freed;
 }
 
 /*

@@ -83,6 +83,7 @@ int sm_dmap_set_uncached(struct sm_chunk *chunks, unsigned int nr, bool uc);
 bool sm_dmap_has_alias(struct page *page, unsigned int order);
 bool sm_dmap_chunk_is_pmd(struct page *page);
 void sm_chunk_lose(struct sm_chunk *chunk, const char *why);
+unsigned long sm_dmap_retry_lost(void);
 
 /* secretmem_pool.c: zeroed pages kept out of the direct map for reuse. */
 struct sm_pool;

@@ -72,7 +72,21 @@ module_param_named(fault_dmap_nth, sm_faults.dmap_nth, uint, 0644);
 MODULE_PARM_DESC(fault_dmap_nth, "Test hook: fail the Nth direct-map removal of each mmap (0: off)");
 module_param_named(fault_map_nth, sm_faults.map_nth, uint, 0644);
 MODULE_PARM_DESC(fault_map_nth, "Test hook: fail the Nth chunk mapping of each mmap (0: off)");
-module_param_named(fault_restore_nth, sm_faults.restore_nth, uint, 0644);
+/* Any write also retries lost chunks (the hook's are intact: they come back). */
+static int sm_restore_nth_set(const char *val, const struct kernel_param *kp)
+{
+	int ret = param_set_uint(val, kp);
+
+	if (!ret)
+		sm_dmap_retry_lost();
+	return ret;
+}
+
+static const struct kernel_param_ops sm_restore_nth_ops = {
+	.set = sm_restore_nth_set,
+	.get = param_get_uint,
+};
+module_param_cb(fault_restore_nth, &sm_restore_nth_ops, &sm_faults.restore_nth, 0644);
 MODULE_PARM_DESC(fault_restore_nth,
 		 "Test hook: the Nth page restore of each teardown finds its entry changed (0: off)");
 

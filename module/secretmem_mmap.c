@@ -545,10 +545,10 @@ static void sm_file_end(struct sm_file *smf, bool made_pages)
  * @vma: the new VMA; mmap_lock is held for write
  *
  * The order: refuse while hibernation is being prepared (and keep it from
- * starting until the end), reserve the module-wide budget, charge the user and the mm (RLIMIT_MEMLOCK), take the
- * mm's notifier, allocate (or take from the pool) and zero, take out of
- * the direct map, map; then count the pages in the mm's RSS.  Every
- * failure undoes what was done, in reverse.
+ * starting until the end), reserve the module-wide budget, charge the user
+ * and the mm (RLIMIT_MEMLOCK), take the mm's notifier, allocate (or take
+ * from the pool) and zero, take out of the direct map, map; then count the
+ * pages in the mm's RSS.  Every failure undoes what was done, in reverse.
  *
  * Return: 0, or -EINVAL (MAP_PRIVATE, offset), -EPERM (PROT_EXEC),
  * -EBUSY (hibernation under way), -EAGAIN (RLIMIT_MEMLOCK), -ENOMEM

@@ -406,3 +406,13 @@ bool counters_idle(int ms)
 	}
 	return counter("pages") == 0 && counter("regions") == 0;
 }
+
+int snapshot_try(int how)
+{
+	int fd = open(SM_SNAPSHOT, how | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno;
+	close(fd);
+	return 0;
+}

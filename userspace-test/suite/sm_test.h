@@ -215,6 +215,9 @@ long check_tag(const uint8_t *p, size_t pages, uint64_t tag);
 /* Is no part of [p, p+len) mapped?  (mincore fails with ENOMEM on holes.) */
 bool is_unmapped(void *p, size_t len);
 
+/* open(/dev/snapshot, how) and close it: 0, or the errno (EPERM: hibernation vetoed). */
+int snapshot_try(int how);
+
 /* test_mmap.c: what secretmem_test --report-after-exec runs (after an execve). */
 int report_after_exec(void);
 

@@ -7,17 +7,6 @@ SM_FILE("hibernation", 115, 900);
 
 /* ---- hibernation veto ---- */
 
-/* open(/dev/snapshot) and close at once: 0 or the errno. */
-static int snapshot_try(int how)
-{
-	int fd = open(SM_SNAPSHOT, how | O_CLOEXEC);
-
-	if (fd < 0)
-		return errno;
-	close(fd);
-	return 0;
-}
-
 static void expect_snapshot_ok(const char *when)
 {
 	int err = snapshot_try(O_RDONLY);

@@ -42,21 +42,24 @@ SM_TEST_FIX(test_restore_unchanged_entry_loses_nothing, fix_lost)
 
 /*
  * The module's hook makes the first page restore of a teardown find its
- * entry changed: the chunk must be marked lost, neither scrubbed (its pages
- * may be out of the direct map: clear_page() would oops) nor freed, the
- * region's counters must still go back, the kernel must not warn, and the
- * secret must stay unreadable through /proc/kcore.
+ * entry changed: the chunk must be marked lost, neither scrubbed where it
+ * may be out of the direct map (clear_page() would oops) nor freed, the
+ * region's counters must still go back, the kernel must not warn, the
+ * secret must stay unreadable through /proc/kcore, and hibernation must be
+ * refused while pages are lost (the image writer would map and copy them).
+ * Writing the hook again retries lost chunks: this one's entries are
+ * intact, so it comes back, zeroed, and hibernation is allowed again.
  */
 SM_TEST_FIX(test_restore_changed_entry_loses_chunk, fix_lost)
 {
 	struct holder_opts o = { .kind = MEM_SECRET, .pages = 4 };
-	long lost, pages, regions, taint = kernel_bad_taint();
+	long lost, now, pages, regions, taint = kernel_bad_taint();
 	struct pattern ps;
 	struct holder hs;
 	struct kcore k;
 	uint64_t pa = 0;
 	char err[256];
-	int r;
+	int r, snap;
 
 	if (access(SM_PARAM_FAULT_RESTORE, F_OK))
 		ck_abort_msg("no %s: module without the restore fault hook", SM_PARAM_FAULT_RESTORE);
@@ -71,18 +74,34 @@ SM_TEST_FIX(test_restore_changed_entry_loses_chunk, fix_lost)
 		      "secretmem holder: %s", err);
 	ck_assert(!write_long_file(SM_PARAM_FAULT_RESTORE, 1));
 	holder_exit(&hs);
-	ck_assert(!write_long_file(SM_PARAM_FAULT_RESTORE, 0));
 
-	ck_assert_msg(counter("lost_pages") > lost &&
-		      counter("lost_pages") <= lost + 4,
+	now = counter("lost_pages");
+	ck_assert_msg(now > lost && now <= lost + 4,
 		      "lost_pages %ld, was %ld: the chunk (1-4 pages) was not marked lost",
-		      counter("lost_pages"), lost);
+		      now, lost);
 	ck_assert_msg(counter("pages") == pages && counter("regions") == regions,
 		      "pages %ld regions %ld after teardown, expected %ld %ld",
 		      counter("pages"), counter("regions"), pages, regions);
 	ck_assert_msg(kernel_bad_taint() == taint, "the kernel warned or oopsed (see dmesg)");
 	r = kcore_scan(&k, &ps, &pa);
-	kcore_close(&k);
+	snap = access(SM_SNAPSHOT, F_OK) ? -1 : snapshot_try(O_RDONLY);
+
+	/* any write of the hook retries: the entries are intact */
+	ck_assert(!write_long_file(SM_PARAM_FAULT_RESTORE, 0));
 	ck_assert_msg(r == 0, "the lost chunk's secret is READABLE via /proc/kcore at 0x%llx",
 		      (unsigned long long)pa);
+	if (snap >= 0)
+		ck_assert_msg(snap == EPERM, "open(/dev/snapshot) with %ld lost pages: %s, "
+			      "expected EPERM (hibernation refused)", now - lost,
+			      snap ? strerror(snap) : "succeeded");
+	ck_assert_msg(counter("lost_pages") == lost,
+		      "lost_pages %ld after the retry, was %ld before: intact entries not recovered",
+		      counter("lost_pages"), lost);
+	r = kcore_scan(&k, &ps, &pa);
+	kcore_close(&k);
+	ck_assert_msg(r == 0, "the recovered chunk's secret is READABLE via /proc/kcore at "
+		      "0x%llx: not zeroed before it was freed", (unsigned long long)pa);
+	if (snap >= 0)
+		ck_assert_msg(!snapshot_try(O_RDONLY), "hibernation still refused after the retry");
+	ck_assert_msg(kernel_bad_taint() == taint, "the kernel warned or oopsed (see dmesg)");
 }
