@@ -37,6 +37,8 @@ if [ "$SERIES" = debug ]; then
 	TIMEOUT=${SM_TIMEOUT:-2400}
 	FETCH=("$HERE/debug-kernel.sh")
 fi
+EXPECTED_SKIPS=$TOP/userspace-test/expected-skips.txt
+skipped=0
 LOGDIR=$CACHE/logs
 LOG=$LOGDIR/$SERIES-$MODE.log
 RESULT=$LOGDIR/$SERIES-$MODE.result
@@ -49,13 +51,15 @@ mkdir -p "$LOGDIR"
 rm -f "$RESULT"
 
 # Record a result and print the verdict line; exits with the verdict.
+# The result file is "<series> <mode> PASS|FAIL <passed> <failed> <secs>
+# <skipped>"; a skipped test is neither passed nor failed.
 verdict() {
 	local v=$1 passed=$2 failed=$3 secs=$4 why=$5
 	if [ "$v" = FAIL ] && [ "$failed" -eq 0 ]; then
 		failed=1
 	fi
-	echo "$SERIES $MODE $v $passed $failed $secs" >"$RESULT"
-	echo "VERDICT $SERIES $MODE: $v ($passed passed, $failed failed, ${secs}s wall)${why:+ - $why}"
+	echo "$SERIES $MODE $v $passed $failed $secs $skipped" >"$RESULT"
+	echo "VERDICT $SERIES $MODE: $v ($passed passed, $failed failed, $skipped skipped, ${secs}s wall)${why:+ - $why}"
 	[ "$v" = PASS ]
 }
 
@@ -147,6 +151,29 @@ if [ "$MODE" = check ]; then
 	[ "$nexit" -eq "$methods" ] || fails+=("$methods methods started, $nexit finished")
 	[ "$nsum" -ge "$methods" ] || fails+=("only $nsum Check summaries for $methods methods")
 	[ "$failed" -eq 0 ] || fails+=("$failed Check test(s) failed")
+
+	# Skips: the runner prints "SM-SKIP <test>: <why>" for each skipped
+	# test and "SM-SKIPPED <k>" after Check's summary, which counts them as
+	# passed; the stress program prints "SM-SKIP stress-<part>: <why>".
+	skipped=$(awk '/^SM-SKIPPED [0-9]+$/ { k += $2 } END { print k + 0 }' <<<"$clean")
+	passed=$((passed - skipped))
+	# Each skip must be on the written list for this series and method.
+	while IFS= read -r l; do
+		fails+=("unexpected skip ($l)")
+	done < <(awk -v series="$SERIES" '
+		FNR == NR {
+			if ($0 !~ /^#/ && NF >= 3)
+				ok[$1 SUBSEP $2 SUBSEP $3] = 1
+			next
+		}
+		/^SM-METHOD / { m = $2 }
+		/^SM-SKIP / {
+			n = $2
+			sub(/:$/, "", n)
+			if (!((series, m, n) in ok) && !(("*", m, n) in ok) &&
+			    !((series, "*", n) in ok) && !(("*", "*", n) in ok))
+				print "method " m ": " $0
+		}' FS='\t' "$EXPECTED_SKIPS" FS=' ' - <<<"$clean")
 fi
 
 # Kernel splats in the guest's dmesg dump.
