@@ -47,6 +47,8 @@ else
 	[ "$(kernel_key "$(key_series "$SERIES")" "$(key_flavour "$SERIES")")" = "$SERIES" ] ||
 		{ echo "run.sh: unknown kernel '$SERIES'" >&2; exit 2; }
 fi
+EXPECTED_SKIPS=$TOP/userspace-test/expected-skips.txt
+skipped=0
 LOGDIR=$CACHE/logs
 LOG=$LOGDIR/$SERIES-$MODE.log
 RESULT=$LOGDIR/$SERIES-$MODE.result
@@ -58,13 +60,15 @@ mkdir -p "$LOGDIR"
 rm -f "$RESULT"
 
 # Record a result and print the verdict line; exits with the verdict.
+# The result file is "<series> <mode> PASS|FAIL <passed> <failed> <secs>
+# <skipped>"; a skipped test is neither passed nor failed.
 verdict() {
 	local v=$1 passed=$2 failed=$3 secs=$4 why=$5
 	if [ "$v" = FAIL ] && [ "$failed" -eq 0 ]; then
 		failed=1
 	fi
-	echo "$SERIES $MODE $v $passed $failed $secs" >"$RESULT"
-	echo "VERDICT $SERIES $MODE: $v ($passed passed, $failed failed, ${secs}s wall)${why:+ - $why}"
+	echo "$SERIES $MODE $v $passed $failed $secs $skipped" >"$RESULT"
+	echo "VERDICT $SERIES $MODE: $v ($passed passed, $failed failed, $skipped skipped, ${secs}s wall)${why:+ - $why}"
 	[ "$v" = PASS ]
 }
 
@@ -162,6 +166,29 @@ if [ "$MODE" = check ]; then
 	[ "$nexit" -eq "$methods" ] || fails+=("$methods methods started, $nexit finished")
 	[ "$nsum" -ge "$methods" ] || fails+=("only $nsum Check summaries for $methods methods")
 	[ "$failed" -eq 0 ] || fails+=("$failed Check test(s) failed")
+
+	# Skips: the runner prints "SM-SKIP <test>: <why>" for each skipped
+	# test and "SM-SKIPPED <k>" after Check's summary, which counts them as
+	# passed; the stress program prints "SM-SKIP stress-<part>: <why>".
+	skipped=$(awk '/^SM-SKIPPED [0-9]+$/ { k += $2 } END { print k + 0 }' <<<"$clean")
+	passed=$((passed - skipped))
+	# Each skip must be on the written list for this series and method.
+	while IFS= read -r l; do
+		fails+=("unexpected skip ($l)")
+	done < <(awk -v series="$SERIES" '
+		FNR == NR {
+			if ($0 !~ /^#/ && NF >= 3)
+				ok[$1 SUBSEP $2 SUBSEP $3] = 1
+			next
+		}
+		/^SM-METHOD / { m = $2 }
+		/^SM-SKIP / {
+			n = $2
+			sub(/:$/, "", n)
+			if (!((series, m, n) in ok) && !(("*", m, n) in ok) &&
+			    !((series, "*", n) in ok) && !(("*", "*", n) in ok))
+				print "method " m ": " $0
+		}' FS='\t' "$EXPECTED_SKIPS" FS=' ' - <<<"$clean")
 fi
 
 # Kernel splats in the guest's dmesg dump.
@@ -172,8 +199,8 @@ BENIGN='RCU lockdep checking is enabled'
 # reports (from "invoked oom-killer" to "Killed process", with their Call
 # Trace) are not splats; anything else there still is.
 dmesg_text=$(sed -n '/^SM-DMESG-BEGIN/,/^SM-DMESG-END/p' <<<"$clean" | grep -vE "$BENIGN" |
-	awk '/expected OOM kills begin/ { exp = 1 } /expected OOM kills end/ { exp = 0 }
-	     exp && /invoked oom-killer/ { skip = 1 }
+	awk '/expected OOM kills begin/ { in_oom = 1 } /expected OOM kills end/ { in_oom = 0 }
+	     in_oom && /invoked oom-killer/ { skip = 1 }
 	     !skip { print } skip && /Killed process/ { skip = 0 }' || true)
 SPLAT='BUG:|WARNING:|Oops|KASAN|lockdep|possible circular locking|general protection fault|Call Trace|kernel BUG|UBSAN|hung_task|blocked for more than'
 if grep -qE "$SPLAT" <<<"$dmesg_text"; then

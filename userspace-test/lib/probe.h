@@ -8,10 +8,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "sm_lib.h"
+
 #define PATTERN_LEN	32
 /* Where the pattern goes inside every page of a holder's region (8-aligned). */
 #define PATTERN_OFFSET	264
-#define PAGE_SZ		4096UL
 
 /*
  * A secret pattern is never stored in plain form outside the memory under
@@ -118,24 +119,5 @@ int scan_fd(int fd, uint64_t off, uint64_t len, const struct pattern *p, uint64_
  */
 int core_path(pid_t pid, const char *comm, const char *cwd, char *path,
 	      size_t n, char *why, size_t whylen);
-
-/* ---- /proc and /sys readers ---- */
-
-/* "VmLck" etc. from /proc/PID/status (pid 0: self), in kB; -1 if absent. */
-long proc_status_kb(pid_t pid, const char *key);
-/* /proc/meminfo field in kB; -1 if absent. */
-long meminfo_kb(const char *key);
-/* First integer in a file; -1 (errno set) on error. */
-long read_long_file(const char *path);
-int write_long_file(const char *path, long val);
-/* Does the file's text (its first 4 KiB) contain word? */
-bool file_has(const char *path, const char *word);
-/* Write s to an existing file: 0, or -1 with errno. */
-int write_str(const char *path, const char *s);
-/* TAINT_DIE | TAINT_WARN bits of /proc/sys/kernel/tainted (an oops or WARN fired). */
-long kernel_bad_taint(void);
-
-void hexstr(const uint8_t *buf, size_t len, char *out);
-bool env_flag(const char *name);
 
 #endif /* SECRETMEM_PROBE_H */

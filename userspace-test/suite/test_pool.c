@@ -1,45 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 // test_pool.c - the module's pool of zeroed pages kept out of the direct map: reuse, flushes, bounds, draining, memory cgroups.
-#include <check.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
-#include <secretmem.h>
-
-#include "probe.h"
 #include "sm_test.h"
 
-#define SYSFS_DEV	"/sys/class/misc/" SECRETMEM_DEVICE_NAME "/"
-#define PARAMS		"/sys/module/" SECRETMEM_MODULE_NAME "/parameters/"
+SM_FILE("pool", 110, 900);
+
 #define DROP_CACHES	"/proc/sys/vm/drop_caches"
-#define SNAPSHOT	"/dev/snapshot"
-#define CG_ROOT		"/sys/fs/cgroup"
-#define CG_GROUP	CG_ROOT "/smpool"
+#define CG_GROUP	SM_CG_ROOT "/smpool"
 
 /* The pool size every test here starts from: 64 MiB. */
 #define POOL_TEST_MAX	16384L
 
 /* ---- helpers ---- */
-
-static long counter(const char *name)
-{
-	char path[256];
-	long v;
-
-	snprintf(path, sizeof(path), SYSFS_DEV "%s", name);
-	v = read_long_file(path);
-	ck_assert_msg(v >= 0, "%s: %s", path, strerror(errno));
-	return v;
-}
 
 static long pool_pages(void)
 {
@@ -61,23 +34,11 @@ static void pool_fresh(void)
 
 static void pool_put_back(void)
 {
-	static const char *const hooks[] = {
-		PARAMS "fault_alloc_nth", PARAMS "fault_dmap_nth", PARAMS "fault_map_nth",
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
-		if (!access(hooks[i], W_OK))
-			write_long_file(hooks[i], 0);
+	sm_faults_off();
 	pool_restore();
 }
 
-#define POOL_OR_SKIP() do {						\
-	if (geteuid() != 0)						\
-		SKIP("needs root to size the pool");			\
-	if (access(SM_PARAM_POOL_MAX, W_OK))				\
-		SKIP("%s missing: module without a pool", SM_PARAM_POOL_MAX); \
-} while (0)
+static SM_FIXTURE(fix_pool_fresh, pool_fresh, pool_put_back);
 
 /* Map @len, check it reads as zero, write @fill over it, unmap. */
 static void map_fill_unmap(size_t len, int fill)
@@ -103,7 +64,7 @@ static void map_fill_unmap(size_t len, int fill)
  * Small mappings in steady state are served from ready pages: no TLB
  * flush and no new direct-map split for each of them.
  */
-SM_TEST(test_pool_small_mmaps_no_flush)
+SM_TEST_FIX(test_pool_small_mmaps_no_flush, fix_pool_fresh)
 {
 	const int n = quick ? 64 : 256;
 	long t0, s0, t1, s1;
@@ -130,7 +91,7 @@ END_TEST
  * A pool full of 2 MiB chunks still serves small mappings: one chunk is
  * cut into single pages (one flush), not a fresh page and a flush per mmap.
  */
-SM_TEST(test_pool_small_mmaps_from_2mib_chunk)
+SM_TEST_FIX(test_pool_small_mmaps_from_2mib_chunk, fix_pool_fresh)
 {
 	long t0, t1, v;
 	int i;
@@ -156,7 +117,7 @@ END_TEST
  * 2 MiB mappings reuse pooled 2 MiB chunks made ready in one batch: one
  * TLB flush for a run of them, and no split.
  */
-SM_TEST(test_pool_2mib_mmaps_batched)
+SM_TEST_FIX(test_pool_2mib_mmaps_batched, fix_pool_fresh)
 {
 	long t0, s0, t1, s1;
 	int i;
@@ -178,7 +139,7 @@ SM_TEST(test_pool_2mib_mmaps_batched)
 END_TEST
 
 /* A page that held a secret comes back from the pool zeroed, at every size. */
-SM_TEST(test_pool_reused_pages_zeroed)
+SM_TEST_FIX(test_pool_reused_pages_zeroed, fix_pool_fresh)
 {
 	static const size_t sizes[] = { 4096, 65536, 2 << 20, (2 << 20) + 12288, 8 << 20 };
 	size_t i;
@@ -195,7 +156,7 @@ SM_TEST(test_pool_reused_pages_zeroed)
 END_TEST
 
 /* Never more pages in the pool than pool_max_pages. */
-SM_TEST(test_pool_bounded_by_max)
+SM_TEST_FIX(test_pool_bounded_by_max, fix_pool_fresh)
 {
 	static const size_t sizes[] = { 4096, 16 << 20, 65536, (2 << 20) + 4096, 6 << 20 };
 	size_t i;
@@ -217,7 +178,7 @@ SM_TEST(test_pool_bounded_by_max)
 END_TEST
 
 /* Writing 0 to pool_max_pages frees every pooled page at once. */
-SM_TEST(test_pool_max_zero_frees_all)
+SM_TEST_FIX(test_pool_max_zero_frees_all, fix_pool_fresh)
 {
 	long m0, m1, m2;
 
@@ -243,7 +204,7 @@ SM_TEST(test_pool_max_zero_frees_all)
 END_TEST
 
 /* With no pool activity the pool empties itself within seconds. */
-SM_TEST(test_pool_drains_when_idle)
+SM_TEST_FIX(test_pool_drains_when_idle, fix_pool_fresh)
 {
 	long v = 0;
 	int i;
@@ -263,7 +224,7 @@ SM_TEST(test_pool_drains_when_idle)
 END_TEST
 
 /* The shrinker gives the pool back (drop_caches=2 runs every shrinker). */
-SM_TEST(test_pool_shrinker_frees_pages)
+SM_TEST_FIX(test_pool_shrinker_frees_pages, fix_pool_fresh)
 {
 	long before, after;
 	int fd;
@@ -287,18 +248,18 @@ END_TEST
  * Hibernation (opening /dev/snapshot runs its prepare step) empties the
  * pool first: pooled pages hold nothing and must not block it.
  */
-SM_TEST(test_pool_drained_before_hibernation)
+SM_TEST_FIX(test_pool_drained_before_hibernation, fix_pool_fresh)
 {
 	int fd;
 
 	POOL_OR_SKIP();
-	if (access(SNAPSHOT, F_OK))
-		SKIP("%s missing: kernel without hibernation", SNAPSHOT);
+	if (access(SM_SNAPSHOT, F_OK))
+		SKIP("%s missing: kernel without hibernation", SM_SNAPSHOT);
 	map_fill_unmap(4 << 20, 0x99);
 	ck_assert_msg(pool_pages() > 0, "nothing went to the pool after munmap");
 	ck_assert_msg(counter("pages") == 0, "%ld secret pages in use", counter("pages"));
-	fd = open(SNAPSHOT, O_RDONLY | O_CLOEXEC);
-	ck_assert_msg(fd >= 0, "open(%s) with only pooled pages: %s", SNAPSHOT, strerror(errno));
+	fd = open(SM_SNAPSHOT, O_RDONLY | O_CLOEXEC);
+	ck_assert_msg(fd >= 0, "open(%s) with only pooled pages: %s", SM_SNAPSHOT, strerror(errno));
 	close(fd);
 	ck_assert_msg(pool_pages() == 0, "pool holds %ld pages after the hibernation prepare "
 		      "step", pool_pages());
@@ -309,9 +270,9 @@ END_TEST
  * A failing mmap served partly from the pool rolls back fully: the pool's
  * ready pages go back too, and draining then frees every page.
  */
-SM_TEST(test_pool_failed_mmap_rolls_back)
+SM_TEST_FIX(test_pool_failed_mmap_rolls_back, fix_pool_fresh)
 {
-	static const char *const hooks[] = { PARAMS "fault_dmap_nth", PARAMS "fault_map_nth" };
+	static const char *const hooks[] = { SM_PARAM_FAULT_DMAP, SM_PARAM_FAULT_MAP };
 	static const size_t sizes[] = { 8192, (4 << 20) + 8192 };
 	long m0, taint0 = kernel_bad_taint(), v;
 	size_t h, i;
@@ -357,7 +318,7 @@ END_TEST
  * pooled pages (its own reclaim cannot reach the shrinker), and they stay
  * charged to it.
  */
-SM_TEST(test_pool_not_shared_across_memcg)
+SM_TEST_FIX(test_pool_not_shared_across_memcg, fix_pool_fresh)
 {
 	long held, after, charged;
 	char buf[32];
@@ -365,16 +326,7 @@ SM_TEST(test_pool_not_shared_across_memcg)
 	int st;
 
 	POOL_OR_SKIP();
-	if (access(CG_ROOT "/cgroup.controllers", F_OK)) {
-		mkdir(CG_ROOT, 0755);
-		if (mount("none", CG_ROOT, "cgroup2", 0, NULL))
-			SKIP("cannot mount cgroup2: %s", strerror(errno));
-	}
-	if (!file_has(CG_ROOT "/cgroup.controllers", "memory"))
-		SKIP("no memory controller in this kernel");
-	if (!file_has(CG_ROOT "/cgroup.subtree_control", "memory") &&
-	    write_str(CG_ROOT "/cgroup.subtree_control", "+memory"))
-		SKIP("cannot enable the memory controller: %s", strerror(errno));
+	memcg_or_skip();
 	rmdir(CG_GROUP);
 	ck_assert_msg(!mkdir(CG_GROUP, 0755), "mkdir %s: %s", CG_GROUP, strerror(errno));
 
@@ -407,21 +359,3 @@ SM_TEST(test_pool_not_shared_across_memcg)
 	ck_assert_msg(!rmdir(CG_GROUP), "rmdir %s: %s", CG_GROUP, strerror(errno));
 }
 END_TEST
-
-/* ---- table ---- */
-
-static const struct test_entry pool_tests[] = {
-	TF(test_pool_small_mmaps_no_flush, pool_fresh, pool_put_back),
-	TF(test_pool_small_mmaps_from_2mib_chunk, pool_fresh, pool_put_back),
-	TF(test_pool_2mib_mmaps_batched, pool_fresh, pool_put_back),
-	TF(test_pool_reused_pages_zeroed, pool_fresh, pool_put_back),
-	TF(test_pool_bounded_by_max, pool_fresh, pool_put_back),
-	TF(test_pool_max_zero_frees_all, pool_fresh, pool_put_back),
-	TF(test_pool_drains_when_idle, pool_fresh, pool_put_back),
-	TF(test_pool_shrinker_frees_pages, pool_fresh, pool_put_back),
-	TF(test_pool_drained_before_hibernation, pool_fresh, pool_put_back),
-	TF(test_pool_failed_mmap_rolls_back, pool_fresh, pool_put_back),
-	TF(test_pool_not_shared_across_memcg, pool_fresh, pool_put_back),
-};
-
-TEST_TABLE(pool_table, pool_tests);

@@ -1,49 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
-// test_memcg.c - Check tests: the pool serves a task pages charged to the memory cgroup its own allocations are charged to.
-#include <check.h>
-#include <errno.h>
-#include <fcntl.h>
+// test_memcg.c - the pool serves a task pages charged to the memory cgroup its own allocations are charged to.
 #include <sched.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
-#include <secretmem.h>
-
-#include "probe.h"
 #include "sm_test.h"
 
-#define MC_ROOT		"/sys/fs/cgroup"
-#define MC_OWNER	MC_ROOT "/smmc_owner"
-#define MC_OTHER	MC_ROOT "/smmc_other"
-#define MC_POOL_PAGES	"/sys/class/misc/" SECRETMEM_DEVICE_NAME "/pool_pages"
+SM_FILE("memcg", 137, 900);
+
+#define MC_OWNER	SM_CG_ROOT "/smmc_owner"
+#define MC_OTHER	SM_CG_ROOT "/smmc_other"
 #define MC_POOL_SIZE	16384L
 
-static long mc_saved_pool = -1;
-
+/* A fresh, empty pool of a known size; drained, the old size and no cgroups after. */
 static void mc_setup(void)
 {
-	mc_saved_pool = read_long_file(SM_PARAM_POOL_MAX);
-	/* a fresh, empty pool of a known size */
-	write_long_file(SM_PARAM_POOL_MAX, 0);
+	pool_off();
 	write_long_file(SM_PARAM_POOL_MAX, MC_POOL_SIZE);
 }
 
 static void mc_teardown(void)
 {
 	write_long_file(SM_PARAM_POOL_MAX, 0);
-	if (mc_saved_pool >= 0)
-		write_long_file(SM_PARAM_POOL_MAX, mc_saved_pool);
+	pool_restore();
 	rmdir(MC_OTHER);
 	rmdir(MC_OWNER);
 }
+
+static SM_FIXTURE(fix_mc, mc_setup, mc_teardown);
 
 /* Move process @pid into cgroup @dir: 0 or -1. */
 static int mc_move(const char *dir, pid_t pid)
@@ -66,7 +49,7 @@ static long mc_current(const char *dir)
 /* Map and touch @pages secret pages, then unmap them or (hold) keep them in *keep: 0, or an errno. */
 static int mc_map_cycle(size_t pages, bool hold, volatile uint8_t **keep)
 {
-	int fd = open(SECRETMEM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+	int fd = sm_dev_open();
 	volatile uint8_t *p;
 
 	if (fd < 0)
@@ -131,7 +114,7 @@ static int mc_owner(char *msg, size_t n)
 	rc = mc_map_cycle(1, false, NULL);
 	if (rc)
 		CFAIL("owner's mmap: %s", strerror(rc));
-	pool0 = read_long_file(MC_POOL_PAGES);
+	pool0 = read_long_file(SM_SYSFS_POOL_PAGES);
 	if (pool0 <= 0)
 		CFAIL("the owner's mmap left %ld pages in the pool: cannot test", pool0);
 	if (pipe(s.go) || pipe(s.done))
@@ -148,7 +131,7 @@ static int mc_owner(char *msg, size_t n)
 		kill(sib, SIGKILL);
 		CFAIL("talking to the sibling: %s", strerror(errno));
 	}
-	pool1 = read_long_file(MC_POOL_PAGES);
+	pool1 = read_long_file(SM_SYSFS_POOL_PAGES);
 	other1 = mc_current(MC_OTHER);
 	if (write(s.go[1], &c, 1) != 1)
 		kill(sib, SIGKILL);
@@ -172,20 +155,11 @@ static int mc_owner_child(void *arg, char *msg, size_t n)
 	return mc_owner(msg, n);
 }
 
-SM_TEST(test_pool_serves_task_memcg_not_mm_owner)
+SM_TEST_FIX(test_pool_serves_task_memcg_not_mm_owner, fix_mc)
 {
 	if (read_long_file(SM_PARAM_POOL_MAX) <= 0)
 		SKIP("the pool is off");
-	if (access(MC_ROOT "/cgroup.controllers", F_OK)) {
-		mkdir(MC_ROOT, 0755);
-		if (mount("none", MC_ROOT, "cgroup2", 0, NULL))
-			SKIP("cannot mount cgroup2: %s", strerror(errno));
-	}
-	if (!file_has(MC_ROOT "/cgroup.controllers", "memory"))
-		SKIP("no memory controller in this kernel");
-	if (!file_has(MC_ROOT "/cgroup.subtree_control", "memory") &&
-	    write_str(MC_ROOT "/cgroup.subtree_control", "+memory"))
-		SKIP("cannot enable the memory controller: %s", strerror(errno));
+	memcg_or_skip();
 	rmdir(MC_OTHER);
 	rmdir(MC_OWNER);
 	ck_assert_msg(!mkdir(MC_OWNER, 0755) && !mkdir(MC_OTHER, 0755), "mkdir: %s",
@@ -193,9 +167,3 @@ SM_TEST(test_pool_serves_task_memcg_not_mm_owner)
 	run_child(mc_owner_child, NULL);
 }
 END_TEST
-
-static const struct test_entry memcg_tests[] = {
-	TF(test_pool_serves_task_memcg_not_mm_owner, mc_setup, mc_teardown),
-};
-
-TEST_TABLE(memcg_table, memcg_tests);

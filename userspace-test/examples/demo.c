@@ -162,13 +162,6 @@ static void owner_use(const volatile uint8_t *key, void *arg)
 static int leaks;
 static int blind;	/* controls that failed to see their key */
 
-static const char *errname(int err)
-{
-	const char *n = strerrorname_np(err);
-
-	return n ? n : "error";
-}
-
 /* r/rc: probe results for the key and for the control (1 seen, 0 not, <0 failed) */
 static void report(const char *what, int r, int err, int rc, int errc, bool scan)
 {
@@ -180,12 +173,12 @@ static void report(const char *what, int r, int err, int rc, int errc, bool scan
 	} else if (r == 0) {
 		snprintf(s, sizeof(s), scan ? "not found" : "read something, but not the key");
 	} else {
-		snprintf(s, sizeof(s), "failed, %s", errname(err));
+		snprintf(s, sizeof(s), "failed, %s", sm_errname(err));
 	}
 	if (rc == 1) {
 		snprintf(c, sizeof(c), scan ? "found" : "read the key");
 	} else {
-		snprintf(c, sizeof(c), "%s", rc == 0 ? "not found" : errname(errc));
+		snprintf(c, sizeof(c), "%s", rc == 0 ? "not found" : sm_errname(errc));
 		blind++;
 	}
 	printf("[root] %s: %s (control on normal memory: %s)\n", what, s, c);

@@ -24,29 +24,15 @@
  * it waits for (Check's fork-mode parent only waits; Check's messages go to a
  * file).
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
 #include <linux/suspend_ioctls.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
-#include <sys/wait.h>
 
-#include <secretmem.h>
-
-#include "probe.h"
 #include "sm_test.h"
 
-#define SNAPSHOT	"/dev/snapshot"
-#define SYSFS_DEV	"/sys/class/misc/" SECRETMEM_DEVICE_NAME "/"
+/* Right before dmapentry, as before the split: making an image frees memory. */
+SM_FILE("hibernation", 116, 900);
 
 /* Control copies: more than one, a few freed pages get reused. */
 #define CONTROL_PAGES	128
@@ -63,32 +49,9 @@
 #define PFN_END		(~0UL)
 #define READ_BUF	(1UL << 20)
 
-#define SNAPSHOT_OR_SKIP() do {						\
-	if (access(SNAPSHOT, F_OK))					\
-		SKIP("%s missing: kernel without hibernation", SNAPSHOT); \
-	if (geteuid() != 0)						\
-		SKIP("needs root for %s", SNAPSHOT);			\
-} while (0)
-
-static long counter(const char *name)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), SYSFS_DEV "%s", name);
-	return read_long_file(path);
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void expect_counters_zero(const char *when)
 {
-	long regions = counter("regions"), pages = counter("pages");
+	long regions = sm_counter("regions"), pages = sm_counter("pages");
 
 	ck_assert_msg(regions == 0 && pages == 0,
 		      "%s: module counters regions=%ld pages=%ld, expected 0 and 0",
@@ -98,7 +61,7 @@ static void expect_counters_zero(const char *when)
 /* open(/dev/snapshot, how); the fd, or -errno. */
 static int snapshot_open(int how)
 {
-	int fd = open(SNAPSHOT, how | O_CLOEXEC);
+	int fd = open(SM_SNAPSHOT, how | O_CLOEXEC);
 
 	return fd >= 0 ? fd : -errno;
 }
@@ -107,10 +70,10 @@ static int snapshot_open_ok(int how)
 {
 	int fd;
 
-	expect_counters_zero("before open(" SNAPSHOT ")");
+	expect_counters_zero("before open(" SM_SNAPSHOT ")");
 	fd = snapshot_open(how);
 	ck_assert_msg(fd >= 0, "open(%s, %s) with no secret page in use: %s",
-		      SNAPSHOT, how == O_RDONLY ? "O_RDONLY" : "O_WRONLY",
+		      SM_SNAPSHOT, how == O_RDONLY ? "O_RDONLY" : "O_WRONLY",
 		      strerror(-fd));
 	return fd;
 }
@@ -293,7 +256,7 @@ static int image_read(int sfd, struct image *im, const struct pattern *pats,
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			snprintf(im->err, sizeof(im->err), "read(%s) at %llu: %s", SNAPSHOT,
+			snprintf(im->err, sizeof(im->err), "read(%s) at %llu: %s", SM_SNAPSHOT,
 				 (unsigned long long)(im->bytes + fill), strerror(errno));
 			return -1;
 		}
@@ -350,20 +313,20 @@ static void make_image(int sfd, struct image *im, const struct pattern *pats, in
 	}
 	if (frozen)
 		im->npat = frozen(arg);
-	t0 = now();
+	t0 = sm_now();
 	if (ioctl(sfd, SNAPSHOT_CREATE_IMAGE, &im->in_suspend)) {
 		snprintf(im->err, sizeof(im->err), "SNAPSHOT_CREATE_IMAGE: %s", strerror(errno));
 		goto unfreeze;
 	}
-	im->t_create = now() - t0;
+	im->t_create = sm_now() - t0;
 	if (im->in_suspend != 1) {
 		snprintf(im->err, sizeof(im->err),
 			 "SNAPSHOT_CREATE_IMAGE set in_suspend %d, expected 1", im->in_suspend);
 		goto free;
 	}
-	t0 = now();
+	t0 = sm_now();
 	image_read(sfd, im, pats, buf);
-	im->t_read = now() - t0;
+	im->t_read = sm_now() - t0;
 free:
 	if (ioctl(sfd, SNAPSHOT_FREE) && !im->err[0])
 		snprintf(im->err, sizeof(im->err), "SNAPSHOT_FREE: %s", strerror(errno));
@@ -460,7 +423,7 @@ SM_TEST(test_hibernate_prepare_mmap_ebusy_not_in_image)
 	m = try_secret_mmap(fd, SECRET_PAGES, &err);
 	if (m)	/* a module that let it through: make the leak visible */
 		pattern_fill_pages(&pats[1], m, SECRET_PAGES * PAGE_SZ);
-	pool = counter("pool_pages");
+	pool = sm_counter("pool_pages");
 	make_image(sfd, &im, pats, 2, NULL, NULL);
 	if (m)
 		munmap(m, SECRET_PAGES * PAGE_SZ);
@@ -469,7 +432,7 @@ SM_TEST(test_hibernate_prepare_mmap_ebusy_not_in_image)
 
 	ck_assert_msg(!m && err == EBUSY,
 		      "mmap of %s after open(%s, O_RDONLY): %s, expected EBUSY%s",
-		      SECRETMEM_DEVICE_PATH, SNAPSHOT, m ? "succeeded" : strerror(err),
+		      SECRETMEM_DEVICE_PATH, SM_SNAPSHOT, m ? "succeeded" : strerror(err),
 		      im.found[1] ? "; its pattern IS in the hibernation image" : "");
 	ck_assert_msg(pool == 0, "%ld pages in the module's pool while hibernating", pool);
 	expect_image_ok(&im);
@@ -479,7 +442,7 @@ SM_TEST(test_hibernate_prepare_mmap_ebusy_not_in_image)
 	image_free(&im);
 
 	/* PM_POST_HIBERNATION ran: secret memory works again. */
-	expect_mmap_works("after close(" SNAPSHOT ")");
+	expect_mmap_works("after close(" SM_SNAPSHOT ")");
 	close(fd);
 	expect_counters_zero("at the end");
 	ck_assert_msg(kernel_bad_taint() == taint0, "kernel taint gained WARN/DIE (check dmesg)");
@@ -498,16 +461,16 @@ SM_TEST(test_restore_prepare_mmap_ebusy)
 	fd = dev_open();
 	sfd = snapshot_open_ok(O_WRONLY);	/* PM_RESTORE_PREPARE; nothing restored */
 	m = try_secret_mmap(fd, SECRET_PAGES, &err);
-	pool = counter("pool_pages");
+	pool = sm_counter("pool_pages");
 	if (m)
 		munmap(m, SECRET_PAGES * PAGE_SZ);
 	close(sfd);				/* PM_POST_RESTORE */
 	ck_assert_msg(!m && err == EBUSY,
 		      "mmap of %s after open(%s, O_WRONLY): %s, expected EBUSY",
-		      SECRETMEM_DEVICE_PATH, SNAPSHOT, m ? "succeeded" : strerror(err));
+		      SECRETMEM_DEVICE_PATH, SM_SNAPSHOT, m ? "succeeded" : strerror(err));
 	ck_assert_msg(pool == 0, "%ld pages in the module's pool while preparing a restore",
 		      pool);
-	expect_mmap_works("after close(" SNAPSHOT ")");
+	expect_mmap_works("after close(" SM_SNAPSHOT ")");
 	close(fd);
 	expect_counters_zero("at the end");
 	ck_assert_msg(kernel_bad_taint() == taint0, "kernel taint gained WARN/DIE (check dmesg)");
@@ -538,10 +501,10 @@ SM_TEST(test_hibernate_veto_leaves_mmap_working)
 		if (sfd >= 0)
 			close(sfd);
 		ck_assert_msg(sfd == -EPERM, "open(%s, %s) with a secret page mapped: %s, "
-			      "expected EPERM", SNAPSHOT, i ? "O_WRONLY" : "O_RDONLY",
+			      "expected EPERM", SM_SNAPSHOT, i ? "O_WRONLY" : "O_RDONLY",
 			      sfd >= 0 ? "succeeded" : strerror(-sfd));
 		m = try_secret_mmap(fd, SECRET_PAGES, &err);
-		ck_assert_msg(m, "mmap after the refused open(%s, %s): %s", SNAPSHOT,
+		ck_assert_msg(m, "mmap after the refused open(%s, %s): %s", SM_SNAPSHOT,
 			      i ? "O_WRONLY" : "O_RDONLY", strerror(err));
 		ck_assert(!munmap(m, SECRET_PAGES * PAGE_SZ));
 	}
@@ -644,10 +607,10 @@ static void __attribute__((noreturn)) racer(struct race *r)
 /* Wait until *v reaches @want; false after @secs seconds. */
 static bool wait_for(unsigned long *v, unsigned long want, double secs)
 {
-	double end = now() + secs;
+	double end = sm_now() + secs;
 
 	while (LOAD(*v) < want) {
-		if (now() > end)
+		if (sm_now() > end)
 			return false;
 		usleep(1000);
 	}
@@ -727,15 +690,15 @@ SM_TEST(test_hibernate_racing_mmap_not_in_image)
 	ok0 = LOAD(r->ok);
 	busy0 = LOAD(r->busy);
 	attempts0 = ok0 + busy0 + LOAD(r->other);
-	regions = counter("regions");
-	pages = counter("pages");
-	pool = counter("pool_pages");
+	regions = sm_counter("regions");
+	pages = sm_counter("pages");
+	pool = sm_counter("pool_pages");
 	if (sfd < 0) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &st, 0);
 		holder_kill(&hc, SIGKILL);
 		ck_abort_msg("open(%s, O_RDONLY) failed %d times while racing mmap; last: %s",
-			     SNAPSHOT, tries == OPEN_TRIES ? tries : tries + 1, strerror(-sfd));
+			     SM_SNAPSHOT, tries == OPEN_TRIES ? tries : tries + 1, strerror(-sfd));
 	}
 	STORE(r->opened, 1);
 	/* Let the racer try a while inside the window (or get a region). */
@@ -746,7 +709,7 @@ SM_TEST(test_hibernate_racing_mmap_not_in_image)
 	busy1 = LOAD(r->busy);
 	other1 = LOAD(r->other);
 	if (!pool)
-		pool = counter("pool_pages");
+		pool = sm_counter("pool_pages");
 
 	fc.r = r;
 	fc.pats = pats;
@@ -771,14 +734,14 @@ SM_TEST(test_hibernate_racing_mmap_not_in_image)
 	       im.err[0] ? im.err : "made", found >= 0 ? "YES" : "no");
 	ck_assert_msg(regions == 0 && pages == 0,
 		      "right after open(%s) succeeded: regions=%ld pages=%ld, expected 0",
-		      SNAPSHOT, regions, pages);
+		      SM_SNAPSHOT, regions, pages);
 	ck_assert_msg(ok1 == ok0 && other1 == 0,
 		      "while %s was open the racer's mmap succeeded %lu times, failed with "
-		      "another errno than EBUSY %lu times (%s)%s", SNAPSHOT, ok1 - ok0, other1,
+		      "another errno than EBUSY %lu times (%s)%s", SM_SNAPSHOT, ok1 - ok0, other1,
 		      other1 ? strerror(r->other_err) : "-",
 		      found >= 0 ? "; a racer's pattern IS in the hibernation image" : "");
 	ck_assert_msg(busy1 > busy0, "the racer made no mmap attempt while %s was open",
-		      SNAPSHOT);
+		      SM_SNAPSHOT);
 	ck_assert_msg(pool == 0, "%ld pages in the module's pool while hibernating", pool);
 	expect_image_ok(&im);
 	expect_control_found(&im);
@@ -787,7 +750,7 @@ SM_TEST(test_hibernate_racing_mmap_not_in_image)
 		      found >= 0 ? image_where(&im, found, where, sizeof(where)) : "");
 	image_free(&im);
 	ck_assert_msg(works_again, "after close(%s) the racer's mmaps did not work again "
-		      "(%lu more successes, %lu more EBUSY)", SNAPSHOT, LOAD(r->ok) - ok1,
+		      "(%lu more successes, %lu more EBUSY)", SM_SNAPSHOT, LOAD(r->ok) - ok1,
 		      LOAD(r->busy) - busy1);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "racer: wait status 0x%x", st);
 	expect_counters_zero("at the end");
@@ -795,13 +758,3 @@ SM_TEST(test_hibernate_racing_mmap_not_in_image)
 	ck_assert_msg(kernel_bad_taint() == taint0, "kernel taint gained WARN/DIE (check dmesg)");
 }
 END_TEST
-
-static const struct test_entry hibernate_tests[] = {
-	T(test_hibernate_image_holds_anon_pattern),
-	T(test_restore_prepare_mmap_ebusy),
-	T(test_hibernate_prepare_mmap_ebusy_not_in_image),
-	T(test_hibernate_veto_leaves_mmap_working),
-	T(test_hibernate_racing_mmap_not_in_image),
-};
-
-TEST_TABLE(hibernate_table, hibernate_tests);

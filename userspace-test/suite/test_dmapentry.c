@@ -20,27 +20,16 @@
  * Each test also checks these formulas against the probe's reference
  * entries made by the kernel's own helpers.
  */
-#include <check.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 
-#include <secretmem.h>
-
-#include "probe.h"
 #include "sm_test.h"
+
+SM_FILE("dmapentry", 120, 900);
 
 #define DPR		"/sys/kernel/debug/sm_dmapprobe/"
 #define DPR_KO		"/lib/modules/sm_dmapprobe.ko"
-#define METHOD_FILE	"/sys/class/misc/" SECRETMEM_DEVICE_NAME "/dmap_method"
 
 /* x86_64 entry bits (arch/x86/include/asm/pgtable_types.h). */
 #define P_PRESENT	0x001ULL
@@ -58,7 +47,8 @@
 #define PMD_PAGES	512UL
 
 #define SINGLE_PAGES	4
-#define BIG_LEN		(4UL << 20)
+/* 8 chunks: some land under 2 MiB direct-map entries even after splits */
+#define BIG_LEN		(16UL << 20)
 
 struct ent {
 	long pfn;
@@ -362,9 +352,9 @@ static void dpr_kref(const char *file, struct kref *k)
 static const char *dmap_method(void)
 {
 	static char m[32];
-	FILE *f = fopen(METHOD_FILE, "r");
+	FILE *f = fopen(SM_SYSFS_METHOD, "r");
 
-	ck_assert_msg(f, "%s: %s", METHOD_FILE, strerror(errno));
+	ck_assert_msg(f, "%s: %s", SM_SYSFS_METHOD, strerror(errno));
 	ck_assert(fgets(m, sizeof(m), f));
 	fclose(f);
 	m[strcspn(m, "\n")] = '\0';
@@ -476,7 +466,7 @@ static bool singles_has(const void *arg, unsigned long pfn)
  * a neighbouring frame nobody touched stays present; after the page goes
  * back, it is not listed any more.
  */
-SM_TEST(test_dmapentry_probe_sees_kernel_removal)
+SM_TEST_FIX(test_dmapentry_probe_sees_kernel_removal, fix_pool_off)
 {
 	char *list, line[64];
 	unsigned long pfn;
@@ -526,7 +516,7 @@ END_TEST
  * probe's pages give exactly the inverted frame with P, RW, GLOBAL (and
  * for 2 MiB PSE) cleared, and decode back to the frame.
  */
-SM_TEST(test_dmapentry_kernel_refs_follow_cpa)
+SM_TEST_FIX(test_dmapentry_kernel_refs_follow_cpa, fix_pool_off)
 {
 	uint64_t want;
 	char *sym;
@@ -578,7 +568,7 @@ END_TEST
  * writes: inverted frame, P|RW|GLOBAL cleared, decoding to the frame; and
  * exactly those frames leave.
  */
-SM_TEST(test_dmapentry_4k_out_as_kernel_nonpresent_pte)
+SM_TEST_FIX(test_dmapentry_4k_out_as_kernel_nonpresent_pte, fix_pool_off)
 {
 	struct errs e = { .n = 0 };
 	const struct diff *dd;
@@ -630,7 +620,7 @@ END_TEST
  * the reference is what the kernel's own restore gives (it does not set
  * _PAGE_GLOBAL again).
  */
-SM_TEST(test_dmapentry_4k_restored_after_munmap)
+SM_TEST_FIX(test_dmapentry_4k_restored_after_munmap, fix_pool_off)
 {
 	struct errs e = { .n = 0 };
 	const struct diff *dd;
@@ -731,7 +721,7 @@ static void map_big(struct big *b)
  * present: inverted frame (bits 12..20 set), P|RW|GLOBAL|PSE cleared,
  * pmd_pfn() giving the first frame back.
  */
-SM_TEST(test_dmapentry_2m_out_as_kernel_nonpresent_pmd)
+SM_TEST_FIX(test_dmapentry_2m_out_as_kernel_nonpresent_pmd, fix_pool_off)
 {
 	struct errs e = { .n = 0 };
 	const struct diff *dd;
@@ -782,7 +772,7 @@ SM_TEST(test_dmapentry_2m_out_as_kernel_nonpresent_pmd)
 END_TEST
 
 /* pte method: after munmap a 2 MiB chunk's entry is its original, bit for bit. */
-SM_TEST(test_dmapentry_2m_restored_after_munmap)
+SM_TEST_FIX(test_dmapentry_2m_restored_after_munmap, fix_pool_off)
 {
 	struct errs e = { .n = 0 };
 	const struct diff *dd;
@@ -824,14 +814,3 @@ SM_TEST(test_dmapentry_2m_restored_after_munmap)
 	ERRS_ASSERT(&e, "2 MiB direct-map entries after munmap");
 }
 END_TEST
-
-static const struct test_entry dmapentry_tests[] = {
-	TF(test_dmapentry_probe_sees_kernel_removal, pool_off, pool_restore),
-	TF(test_dmapentry_kernel_refs_follow_cpa, pool_off, pool_restore),
-	TF(test_dmapentry_4k_out_as_kernel_nonpresent_pte, pool_off, pool_restore),
-	TF(test_dmapentry_4k_restored_after_munmap, pool_off, pool_restore),
-	TF(test_dmapentry_2m_out_as_kernel_nonpresent_pmd, pool_off, pool_restore),
-	TF(test_dmapentry_2m_restored_after_munmap, pool_off, pool_restore),
-};
-
-TEST_TABLE(dmapentry_table, dmapentry_tests);

@@ -21,6 +21,7 @@
 #include <secretmem.h>
 
 #include "probe.h"
+#include "sm_lib.h"
 
 /* ---- patterns ---- */
 
@@ -341,14 +342,18 @@ static int holder_reap(struct holder *h)
 	return st;
 }
 
-int holder_exit(struct holder *h)
+/* Send the holder command @c ('x': exit, 'a': abort) and reap it. */
+static int holder_cmd(struct holder *h, char c)
 {
-	char c = 'x';
-
 	if (h->pid <= 0)
 		return -1;
 	write_full(h->cmd_fd, &c, 1);
 	return holder_reap(h);
+}
+
+int holder_exit(struct holder *h)
+{
+	return holder_cmd(h, 'x');
 }
 
 int holder_kill(struct holder *h, int sig)
@@ -361,12 +366,7 @@ int holder_kill(struct holder *h, int sig)
 
 int holder_abort(struct holder *h)
 {
-	char c = 'a';
-
-	if (h->pid <= 0)
-		return -1;
-	write_full(h->cmd_fd, &c, 1);
-	return holder_reap(h);
+	return holder_cmd(h, 'a');
 }
 
 /* ---- probes ---- */
@@ -660,23 +660,6 @@ void kcore_close(struct kcore *k)
 
 /* ---- core dumps ---- */
 
-static int read_text(const char *path, char *buf, size_t n)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t r;
-
-	if (fd < 0)
-		return -1;
-	r = read(fd, buf, n - 1);
-	close(fd);
-	if (r < 0)
-		return -1;
-	buf[r] = 0;
-	while (r && (buf[r - 1] == '\n' || buf[r - 1] == ' '))
-		buf[--r] = 0;
-	return 0;
-}
-
 int core_path(pid_t pid, const char *comm, const char *cwd, char *path,
 	      size_t n, char *why, size_t whylen)
 {
@@ -685,7 +668,7 @@ int core_path(pid_t pid, const char *comm, const char *cwd, char *path,
 	size_t o = 0;
 	const char *s, *add;
 
-	if (read_text("/proc/sys/kernel/core_pattern", pat, sizeof(pat))) {
+	if (sm_read_text("/proc/sys/kernel/core_pattern", pat, sizeof(pat))) {
 		snprintf(why, whylen, "core_pattern: %s", strerror(errno));
 		return -1;
 	}
@@ -743,119 +726,4 @@ int core_path(pid_t pid, const char *comm, const char *cwd, char *path,
 		snprintf(out + o, sizeof(out) - o, ".%d", (int)pid);
 	snprintf(path, n, "%s", out);
 	return 0;
-}
-
-/* ---- /proc and /sys ---- */
-
-static long file_key_kb(const char *path, const char *key)
-{
-	size_t kl = strlen(key);
-	char line[256];
-	long val = -1;
-	FILE *f;
-
-	f = fopen(path, "re");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, key, kl) && line[kl] == ':') {
-			val = strtol(line + kl + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return val;
-}
-
-long proc_status_kb(pid_t pid, const char *key)
-{
-	char path[64];
-
-	if (pid)
-		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	else
-		snprintf(path, sizeof(path), "/proc/self/status");
-	return file_key_kb(path, key);
-}
-
-long meminfo_kb(const char *key)
-{
-	return file_key_kb("/proc/meminfo", key);
-}
-
-long read_long_file(const char *path)
-{
-	char buf[64], *end;
-	long v;
-
-	if (read_text(path, buf, sizeof(buf)))
-		return -1;
-	errno = 0;
-	v = strtol(buf, &end, 0);
-	if (end == buf) {
-		errno = EINVAL;
-		return -1;
-	}
-	return v;
-}
-
-int write_long_file(const char *path, long val)
-{
-	char buf[32];
-	int fd, len, ret = 0;
-
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	len = snprintf(buf, sizeof(buf), "%ld\n", val);
-	if (write(fd, buf, len) != len)
-		ret = -1;
-	close(fd);
-	return ret;
-}
-
-bool file_has(const char *path, const char *word)
-{
-	char buf[4096];
-
-	return !read_text(path, buf, sizeof(buf)) && strstr(buf, word);
-}
-
-int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return -1;
-	if (write(fd, s, strlen(s)) != (ssize_t)strlen(s))
-		ret = -1;
-	close(fd);
-	return ret;
-}
-
-long kernel_bad_taint(void)
-{
-	long t = read_long_file("/proc/sys/kernel/tainted");
-
-	/* TAINT_DIE (an oops) and TAINT_WARN */
-	return t > 0 ? t & ((1L << 7) | (1L << 9)) : 0;
-}
-
-void hexstr(const uint8_t *buf, size_t len, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = hex[buf[i] >> 4];
-		out[2 * i + 1] = hex[buf[i] & 15];
-	}
-	out[2 * len] = 0;
-}
-
-bool env_flag(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v && *v && strcmp(v, "0");
 }
