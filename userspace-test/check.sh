@@ -67,7 +67,8 @@ failed=0
 for p in "${parts[@]}"; do
 	r=$LOGS/$p-check.result
 	if [ -f "$r" ]; then
-		read -r _ _ v np nf t <"$r"
+		# (run.sh appends a 7th field, the skipped count, not counted here yet)
+		read -r _ _ v np nf t _ <"$r"
 		echo "$p: $v ($np passed, $nf failed, ${t}s)"
 		[ "$v" = PASS ] || rc=1
 	else
