@@ -87,6 +87,8 @@ static struct {
 	int (*mem_ro)(unsigned long addr, int numpages);
 	int (*mem_rw)(unsigned long addr, int numpages);
 	int (*pages_p)(struct page *page, int numpages);
+	/* 7.2 exports __flush_tlb_all() only to KVM: resolved like the rest */
+	void (*flush_tlb_all)(void);
 } dpr_fn;
 
 static DEFINE_MUTEX(dpr_lock);
@@ -144,7 +146,8 @@ static void dpr_show_ent(struct seq_file *m, const char *name,
 
 static void dpr_flush_ipi(void *unused)
 {
-	__flush_tlb_all();
+	if (dpr_fn.flush_tlb_all)
+		dpr_fn.flush_tlb_all();
 }
 
 static void dpr_flush_all(void)
@@ -197,6 +200,7 @@ static void dpr_resolve_all(void)
 	dpr_fn.mem_ro = dpr_resolve("set_memory_ro");
 	dpr_fn.mem_rw = dpr_resolve("set_memory_rw");
 	dpr_fn.pages_p = dpr_resolve("__set_pages_p");	/* static */
+	dpr_fn.flush_tlb_all = dpr_resolve("__flush_tlb_all");
 }
 
 static int dpr_symbols_show(struct seq_file *m, void *v)

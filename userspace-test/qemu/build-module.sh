@@ -8,7 +8,9 @@
 #
 # Usage: userspace-test/qemu/build-module.sh KEY   (5.10, 6.1-rt, 7.2-cloud, debug, ...)
 # Env:   SM_CACHE  cache directory (default: /var/cache/secretmem for root, else <repo>/.cache)
-# Result: $SM_CACHE/build/<key>/module/secretmem_dev.ko (its path is the last line on stdout)
+# Result: $SM_CACHE/build/<key>/module/secretmem_dev.ko (its path is the last line on stdout),
+#         and the test-only probe $SM_CACHE/build/<key>/kmod/sm_dmapprobe.ko
+#         (userspace-test/kmod/; for the guest only: never installed, never DKMS)
 set -euo pipefail
 # shellcheck source=userspace-test/qemu/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -56,4 +58,17 @@ fi
 [ -f "$BUILD/module/secretmem_dev.ko" ] \
 	|| die "build finished but $BUILD/module/secretmem_dev.ko is missing"
 log "$BUILD/module/secretmem_dev.ko"
+
+# The test-only direct-map probe: a failed build is a warning (the tests that
+# need it skip without it), never an install.
+if [ -d "$SM_TOP/userspace-test/kmod" ]; then
+	mkdir -p "$BUILD/kmod"
+	cp "$SM_TOP"/userspace-test/kmod/{Kbuild,Makefile,*.c} "$BUILD/kmod/"
+	if run make -C "$BUILD/kmod" KDIR="$KDIR" >&2 && [ -f "$BUILD/kmod/sm_dmapprobe.ko" ]; then
+		log "$BUILD/kmod/sm_dmapprobe.ko"
+	else
+		warn "sm_dmapprobe build failed for $KEY"
+		rm -f "$BUILD/kmod/sm_dmapprobe.ko"
+	fi
+fi
 echo "$BUILD/module/secretmem_dev.ko"
