@@ -9,7 +9,7 @@
 #   make check    the whole suite (userspace-test/check.sh): lint; DKMS on
 #                 every series and flavour; boot Debian 5.10, 6.1, 6.12, 7.2,
 #                 6.1-rt and a debug 6.1 in QEMU, run the Check suite and
-#                 stress; ends "N passed, M failed"
+#                 stress; ends "N passed, M failed, K skipped"
 #   make check-debug  the suite on the debug kernel only
 #   make demo     run userspace-test/build/demo on 6.1
 #   make bench    run userspace-test/build/bench on 6.1 and 6.12
@@ -41,7 +41,7 @@ module:
 include module/dkms.mk
 
 # The whole suite: userspace-test/check.sh (parts, summary, the closing
-# "N passed, M failed" line).  CHECK_DEBUG=0 skips the debug kernel;
+# "N passed, M failed, K skipped" line).  CHECK_DEBUG=0 skips the debug kernel;
 # CHECK_GUESTS="..." overrides the guest plan (see userspace-test/README.md).
 check: deps
 	CHECK_DEBUG=$(CHECK_DEBUG) userspace-test/check.sh
