@@ -266,10 +266,11 @@ chroot_ensure() {
 	chroot_umount "$d"
 	rm -rf "$d.new"
 	mkdir -p "$(dirname "$d")"
-	release_sources "$rel" >"$SM_CACHE/chroots/$rel.sources"
+	# one-line sources: mmdebstrap reads a file named *.sources as deb822
+	release_sources "$rel" >"$SM_CACHE/chroots/$rel.list"
 	mmdebstrap --variant=minbase --aptopt='Acquire::Check-Valid-Until "false"' \
 		--include=make,gcc,libc6-dev,kmod,libelf-dev,bc,flex,bison,dwarves,xz-utils,dkms,openssl,zstd,sudo \
-		"$rel" "$d.new" "$SM_CACHE/chroots/$rel.sources" >&2 || { rm -rf "$d.new"; return 1; }
+		"$rel" "$d.new" "$SM_CACHE/chroots/$rel.list" >&2 || { rm -rf "$d.new"; return 1; }
 	rm -rf "$d"
 	mv "$d.new" "$d"
 	touch "$d/.done"
