@@ -48,6 +48,10 @@ for k in "${KEYS[@]}"; do
 	r=$(chroot_for "$(key_series "$k")")
 	if [ -z "$r" ]; then SERIES+=("$k"); else CHROOT_KEYS[$r]+=" $k"; fi
 done
+# One DKMS check at a time on this machine: they share the system's DKMS
+# tree and /lib/modules (a second one waits here).
+exec 9>/tmp/secretmem-dkms.lock
+flock 9
 START=$(date +%s)
 
 passed=0
