@@ -12,7 +12,7 @@
 #                 stress; ends "N passed, M failed, K skipped"
 #   make check-debug  the suite on the debug kernel only
 #   make demo     run userspace-test/build/demo on 6.1
-#   make bench    run userspace-test/build/bench on 6.1 and 6.12
+#   make bench    run userspace-test/build/bench on 5.10, 6.1, 6.12 and 7.2
 #   make lint     static checks
 #   make install / dkms-install / deb ...  see module/dkms.mk
 #   make clean    remove build outputs (keeps the downloaded kernels)
@@ -79,9 +79,12 @@ demo:
 	if [ $$rc -ne 0 ]; then tail -n 30 "$(LOGS)/demo-run.out"; fi; \
 	exit $$rc
 
+# BENCH_SERIES picks the kernels; BENCH_QUICK=1 / BENCH_PARTS=frag,map,rw
+# pass through SM_APPEND (see userspace-test/README.md).
+BENCH_SERIES ?= 5.10 6.1 6.12 7.2
 bench:
 	@rc=0; \
-	for s in $(SERIES); do $(QEMU_DIR)/run.sh $$s bench || rc=1; done; \
+	for s in $(BENCH_SERIES); do $(QEMU_DIR)/run.sh $$s bench || rc=1; done; \
 	exit $$rc
 
 # checkpatch (from Debian's linux-source-6.1), sparse and a warning-free

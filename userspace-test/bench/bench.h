@@ -21,7 +21,7 @@
 #define RW_SIZE		(16 * MIB)	/* throughput mapping */
 #define FRAG_SIZE	(64 * MIB)	/* fragmentation, large variant */
 #define FRAG_SMALL	512		/* fragmentation, number of 4 KiB maps */
-#define MAX_REPS	64
+#define MAX_REPS	256
 
 enum backend { B_DEV, B_MEMFD, B_ANON, NR_BACKENDS };
 
@@ -60,6 +60,9 @@ void dmap_read(struct dmap *d);
 int map_create(enum backend b, size_t len, struct map *m);
 void on_sigbus(int sig);
 int map_touch(const struct map *m, char val);
+/* The phases of one map_cycle(), in the order they run. */
+enum { P_OPEN, P_MMAP, P_TOUCH, P_MUNMAP, P_CLOSE, NR_PHASES };
+extern const char *const phase_name[NR_PHASES];
 int map_cycle(enum backend b, size_t len, uint64_t *ns);
 int cmp_double(const void *a, const void *b);
 double median(const double *v, int n);

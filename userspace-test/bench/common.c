@@ -179,20 +179,81 @@ int map_touch(const struct map *m, char val)
 	return 0;
 }
 
-/* One timed cycle: create + touch + munmap; nanoseconds in *ns. */
+const char *const phase_name[NR_PHASES] = {
+	"open", "mmap", "touch", "munmap", "close",
+};
+
+/*
+ * One timed cycle, phase by phase (ns[P_*], their sum in ns[NR_PHASES]):
+ * open the backing fd (/dev/secretmem: open; memfd_secret: memfd_secret()
+ * and ftruncate; anonymous memory: nothing), mmap (anonymous: mmap and
+ * mlock, which faults the pages in), write one byte per page, munmap,
+ * close the fd (the last reference: the file's teardown runs here).
+ */
 int map_cycle(enum backend b, size_t len, uint64_t *ns)
 {
-	uint64_t t0 = sm_now_ns();
+	int fd = -1, err = 0, flags = MAP_SHARED;
+	uint64_t t[NR_PHASES + 1];
+	void *p = MAP_FAILED;
 	struct map m;
-	int err;
+	int i;
 
-	err = map_create(b, len, &m);
-	if (!err) {
-		err = map_touch(&m, 1);
-		munmap(m.p, m.len);
+	memset(ns, 0, (NR_PHASES + 1) * sizeof(*ns));
+	t[P_OPEN] = sm_now_ns();
+	switch (b) {
+	case B_DEV:
+		fd = sm_dev_open();
+		if (fd < 0) {
+			fail_step = "open";
+			return -errno;
+		}
+		break;
+	case B_MEMFD:
+		fd = syscall(__NR_memfd_secret, 0);
+		if (fd < 0) {
+			fail_step = "memfd_secret";
+			return -errno;
+		}
+		if (ftruncate(fd, len)) {
+			err = -errno;
+			fail_step = "ftruncate";
+			goto out_close;
+		}
+		break;
+	default:
+		flags = MAP_PRIVATE | MAP_ANONYMOUS;
+		break;
 	}
-	*ns = sm_now_ns() - t0;
-	return err;
+	t[P_MMAP] = sm_now_ns();
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, 0);
+	if (p == MAP_FAILED) {
+		err = -errno;
+		fail_step = "mmap";
+		goto out_close;
+	}
+	if (b == B_ANON && mlock(p, len)) {
+		err = -errno;
+		fail_step = "mlock";
+		goto out_unmap;
+	}
+	t[P_TOUCH] = sm_now_ns();
+	m.p = p;
+	m.len = len;
+	err = map_touch(&m, 1);
+out_unmap:
+	t[P_MUNMAP] = sm_now_ns();
+	munmap(p, len);
+out_close:
+	t[P_CLOSE] = sm_now_ns();
+	if (fd >= 0)
+		close(fd);
+	t[NR_PHASES] = sm_now_ns();
+	if (err)
+		return err;
+	for (i = 0; i < NR_PHASES; i++)
+		ns[i] = t[i + 1] - t[i];
+	ns[NR_PHASES] = t[NR_PHASES] - t[P_OPEN];
+	return 0;
 }
 
 /* ---- statistics and formatting ---- */

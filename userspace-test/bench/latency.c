@@ -12,7 +12,9 @@ struct lat {
 	const char *step;
 	int reps;
 	double us[MAX_REPS];
+	double ph[NR_PHASES][MAX_REPS];	/* the same reps, phase by phase */
 	double med, min;
+	double ph_med[NR_PHASES];
 	long ctr[NR_CTRS];	/* module counter deltas over all reps */
 	bool ctr_ok;
 };
@@ -23,11 +25,47 @@ struct lat_size {
 	double budget_s;	/* stop after this long once min_reps are done */
 };
 
+/* The median of each phase, per backend, and secretmem's against the others. */
+static void print_phases(size_t len, const struct lat *l)
+{
+	int b, i;
+
+	printf("\n    %s cycle by phase, median of the same reps (the medians of the phases\n"
+	       "    need not add up to the median of the whole), and /dev/secretmem's phase / the other's:\n",
+	       fmt_size(len));
+	printf("    %-8s", "phase");
+	for (b = 0; b < NR_BACKENDS; b++)
+		printf(" %-16s", blabel[b]);
+	printf(" %9s %9s\n", "sm/memfd", "sm/anon");
+	for (i = 0; i <= NR_PHASES; i++) {
+		char r[2][16];
+
+		printf("    %-8s", i < NR_PHASES ? phase_name[i] : "total");
+		for (b = 0; b < NR_BACKENDS; b++) {
+			if (l[b].err)
+				printf(" %-16s", "n/a");
+			else
+				printf(" %-16s", fmt_us(i < NR_PHASES ?
+							l[b].ph_med[i] : l[b].med));
+		}
+		for (b = B_MEMFD; b <= B_ANON; b++) {
+			double x = i < NR_PHASES ? l[B_DEV].ph_med[i] : l[B_DEV].med;
+			double y = i < NR_PHASES ? l[b].ph_med[i] : l[b].med;
+
+			if (l[B_DEV].err || l[b].err || y <= 0)
+				snprintf(r[b - B_MEMFD], sizeof(r[0]), "n/a");
+			else
+				snprintf(r[b - B_MEMFD], sizeof(r[0]), "%.2f", x / y);
+		}
+		printf(" %9s %9s\n", r[0], r[1]);
+	}
+}
+
 void bench_latency(void)
 {
 	struct lat_size sizes[] = {
-		{ 4 * KIB,	31, 5, 10 },
-		{ 64 * KIB,	31, 5, 10 },
+		{ 4 * KIB,	201, 5, 10 },
+		{ 64 * KIB,	101, 5, 10 },
 		{ 2 * MIB,	31, 5, 20 },
 		{ 64 * MIB,	7, 3, 60 },
 	};
@@ -36,8 +74,8 @@ void bench_latency(void)
 	int si, b, r, i;
 
 	printf("\n[2] mmap + touch (1 byte per 4 KiB) + munmap, median of reps\n");
-	printf("    timed: /dev/secretmem open+mmap+close fd; memfd_secret()+ftruncate+mmap+close fd;\n");
-	printf("    anon mmap+mlock; then touch and munmap.  Backends interleaved per rep,\n");
+	printf("    timed, in this order: open (/dev/secretmem: open; memfd_secret: memfd_secret()+ftruncate;\n");
+	printf("    anon: nothing), mmap (anon: mmap+mlock), touch, munmap, close fd.  Backends interleaved per rep,\n");
 	printf("    in an order that rotates from rep to rep.\n");
 	fflush(stdout);
 
@@ -63,7 +101,8 @@ void bench_latency(void)
 			for (k = 0; k < NR_BACKENDS; k++) {
 				struct lat *l;
 				struct ctrs c0, c1;
-				uint64_t ns;
+				uint64_t ns[NR_PHASES + 1];
+				int p;
 				int err;
 
 				b = (k + r) % NR_BACKENDS;
@@ -73,7 +112,7 @@ void bench_latency(void)
 				any = true;
 				if (b == B_DEV)
 					ctrs_read(&c0);
-				err = map_cycle(b, sz->len, &ns);
+				err = map_cycle(b, sz->len, ns);
 				if (b == B_DEV) {
 					ctrs_read(&c1);
 					if (!ctrs_add(l->ctr, &c0, &c1))
@@ -84,7 +123,9 @@ void bench_latency(void)
 					l->step = fail_step;
 					continue;
 				}
-				l->us[l->reps++] = ns / 1000.0;
+				for (p = 0; p < NR_PHASES; p++)
+					l->ph[p][l->reps] = ns[p] / 1000.0;
+				l->us[l->reps++] = ns[NR_PHASES] / 1000.0;
 			}
 			if (!any)
 				break;
@@ -102,6 +143,8 @@ void bench_latency(void)
 			}
 			l->med = median(l->us, l->reps);
 			l->min = minimum(l->us, l->reps);
+			for (i = 0; i < NR_PHASES; i++)
+				l->ph_med[i] = median(l->ph[i], l->reps);
 		}
 		printf("    %s done in %.1f s\n", fmt_size(sz->len),
 		       (sm_now_ns() - t_start) / 1e9);
@@ -134,6 +177,8 @@ void bench_latency(void)
 		       fmt_size(sizes[si].len), cell[B_DEV], cell[B_MEMFD],
 		       cell[B_ANON], ratio[0], ratio[1], ratio[2]);
 	}
+
+	print_phases(sizes[0].len, res[0]);
 
 	printf("\n    /dev/secretmem module counters (change per MiB mapped / per mmap)\n");
 	printf("    %-8s %-26s %-26s %-26s\n", "size", ctr_name[C_TLB],
@@ -197,6 +242,15 @@ void bench_latency(void)
 		else
 			printf(" ratio_memfd_anon=na");
 		printf("\n");
+		for (b = 0; b < NR_BACKENDS; b++) {
+			if (l[b].err)
+				continue;
+			printf("BENCH test=phase size=%zu backend=%s", sizes[si].len,
+			       bkey[b]);
+			for (i = 0; i < NR_PHASES; i++)
+				printf(" %s_us=%.1f", phase_name[i], l[b].ph_med[i]);
+			printf("\n");
+		}
 	}
 	fflush(stdout);
 }
