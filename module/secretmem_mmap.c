@@ -25,6 +25,12 @@
 #define SM_MAX_ORDER	SM_PMD_ORDER
 
 /*
+ * Chunks a region keeps in itself: a small mapping (the common case) then
+ * needs no chunk array of its own, one allocation and free fewer per mmap.
+ */
+#define SM_INLINE_CHUNKS	4
+
+/*
  * One mmap() call makes one region.  A region is shared by the VMAs that
  * splitting (munmap or mprotect of a part) and mremap make of the first
  * one; its pages go back when the last of them closes.
@@ -41,7 +47,8 @@ struct sm_region {
 	unsigned int nr_chunks;
 	unsigned int nr_removed;	/* chunks[0..nr_removed) are out of the direct map */
 	unsigned long max_chunks;	/* room in chunks[] */
-	struct sm_chunk *chunks;
+	struct sm_chunk *chunks;	/* inline_chunks, or an array of its own */
+	struct sm_chunk inline_chunks[SM_INLINE_CHUNKS];
 };
 
 /*
@@ -229,6 +236,30 @@ static unsigned long sm_chunks_expected(unsigned long nr_pages)
 	return (nr_pages >> SM_PMD_ORDER) + (nr_pages & (SM_PMD_PAGES - 1));
 }
 
+/* Free @region's chunk array unless it is the inline one. */
+static void sm_chunks_free(struct sm_region *region)
+{
+	if (region->chunks != region->inline_chunks)
+		kvfree(region->chunks);
+	region->chunks = NULL;
+}
+
+/* Room for @nr chunks: the inline array when they fit. */
+static int sm_chunks_alloc(struct sm_region *region, unsigned long nr)
+{
+	if (nr <= SM_INLINE_CHUNKS) {
+		region->chunks = region->inline_chunks;
+		region->max_chunks = SM_INLINE_CHUNKS;
+		return 0;
+	}
+	region->chunks = kvmalloc_array(nr, sizeof(*region->chunks),
+					GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!region->chunks)
+		return -ENOMEM;
+	region->max_chunks = nr;
+	return 0;
+}
+
 /* Make room for @more chunks beyond nr_chunks. */
 static int sm_chunks_grow(struct sm_region *region, unsigned long more)
 {
@@ -242,7 +273,7 @@ static int sm_chunks_grow(struct sm_region *region, unsigned long more)
 	if (!chunks)
 		return -ENOMEM;
 	memcpy(chunks, region->chunks, region->nr_chunks * sizeof(*chunks));
-	kvfree(region->chunks);
+	sm_chunks_free(region);
 	region->chunks = chunks;
 	region->max_chunks = want;
 	return 0;
@@ -393,7 +424,7 @@ static void sm_region_kfree(struct sm_region *region)
 		sm_free_uid(region->user);
 	if (region->smm)
 		mmu_notifier_put(&region->smm->mn);
-	kvfree(region->chunks);
+	sm_chunks_free(region);
 	kfree(region);
 }
 
@@ -609,10 +640,7 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 	region = kzalloc(sizeof(*region), GFP_KERNEL_ACCOUNT);
 	if (!region)
 		goto out_put_smm;
-	region->max_chunks = sm_chunks_expected(nr_pages);
-	region->chunks = kvmalloc_array(region->max_chunks, sizeof(*region->chunks),
-					GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	if (!region->chunks) {
+	if (sm_chunks_alloc(region, sm_chunks_expected(nr_pages))) {
 		kfree(region);
 		goto out_put_smm;
 	}
