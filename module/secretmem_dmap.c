@@ -247,6 +247,16 @@ static bool sm_page_is_mapped(struct page *page)
 	return !ptep || (pte_flags(*ptep) & _PAGE_PRESENT);
 }
 
+/* Is @page present and writable in the direct map? */
+static bool sm_page_writable(struct page *page)
+{
+	unsigned int level;
+	pte_t *ptep = sm_lookup(page, &level);
+	pteval_t want = _PAGE_PRESENT | _PAGE_RW;
+
+	return ptep && (pte_flags(*ptep) & want) == want;
+}
+
 /* "pte" method: may @chunk leave the direct map as one 2 MiB entry? */
 static bool sm_pte_chunk_is_pmd(struct sm_chunk *chunk, unsigned int level)
 {
@@ -533,15 +543,10 @@ void sm_chunk_lose(struct sm_chunk *chunk, const char *why)
 static bool sm_chunk_back(struct sm_chunk *chunk)
 {
 	unsigned long i;
-	unsigned int level;
-	pte_t *ptep;
 
-	for (i = 0; i < (1UL << chunk->order); i++) {
-		ptep = sm_lookup(chunk->page + i, &level);
-		if (!ptep || (pte_flags(*ptep) & (_PAGE_PRESENT | _PAGE_RW)) !=
-			     (_PAGE_PRESENT | _PAGE_RW))
+	for (i = 0; i < (1UL << chunk->order); i++)
+		if (!sm_page_writable(chunk->page + i))
 			return false;
-	}
 	return true;
 }
 
@@ -632,16 +637,10 @@ static void sm_scrub_restored(struct sm_chunk *chunk, unsigned long n)
 {
 	unsigned long i;
 
-	unsigned int level;
-	pte_t *ptep;
-
-	for (i = 0; i < n; i++) {
-		ptep = sm_lookup(chunk->page + i, &level);
-		/* Present but not writable (changed by someone): leave it. */
-		if (ptep && (pte_flags(*ptep) & (_PAGE_PRESENT | _PAGE_RW)) ==
-			    (_PAGE_PRESENT | _PAGE_RW))
+	/* Present but not writable (changed by someone): leave it. */
+	for (i = 0; i < n; i++)
+		if (sm_page_writable(chunk->page + i))
 			clear_page(page_address(chunk->page + i));
-	}
 }
 
 static void sm_restore_chunk(struct sm_chunk *chunk, unsigned long n,
@@ -818,7 +817,7 @@ static int sm_dmap_selftest_one(unsigned int order)
 			ret = -EFAULT;
 		}
 		sm_dmap_restore(&chunk, 1);
-		if (!chunk.lost && !sm_chunk_readable(&chunk))
+		if (!chunk.lost && !sm_chunk_back(&chunk))
 			sm_chunk_lose(&chunk, "self-test: page not restored");
 		if (chunk.lost)
 			ret = -EFAULT;
