@@ -388,6 +388,40 @@ long check_tag(const uint8_t *p, size_t pages, uint64_t tag)
 	return check_tag_range(p, 0, pages, tag);
 }
 
+/*
+ * mmap(MAP_SHARED | @flags) @pages on a fresh fd, closed again (the VMA
+ * keeps it); the region must be held (one region, @pages pages more than
+ * sm_base).  @what names the call in messages.
+ */
+uint8_t *map_held(size_t pages, int flags, const char *what)
+{
+	char when[96];
+	uint8_t *p;
+	int fd = dev_open();
+
+	p = mmap(NULL, pages * PAGE_SZ, PROT_READ | PROT_WRITE, MAP_SHARED | flags, fd, 0);
+	close(fd);
+	ck_assert_msg(p != MAP_FAILED, "%s: %s", what, strerror(errno));
+	snprintf(when, sizeof(when), "after %s", what);
+	expect_held(&sm_base, pages, 1, when);
+	return p;
+}
+
+/*
+ * The end of a mapping test: every page of @p holds @tag (written first
+ * when @fill), then the whole region is unmapped.
+ */
+void map_tag_check(uint8_t *p, size_t pages, uint64_t tag, bool fill)
+{
+	long bad;
+
+	if (fill)
+		fill_tag(p, pages, tag);
+	bad = check_tag(p, pages, tag);
+	ck_assert_msg(bad < 0, "page %ld of %zu does not hold its tag", bad, pages);
+	ck_assert_msg(!munmap(p, pages * PAGE_SZ), "munmap: %s", strerror(errno));
+}
+
 /* Is any part of [p, p+len) mapped?  (mincore fails with ENOMEM on holes.) */
 bool is_unmapped(void *p, size_t len)
 {

@@ -212,6 +212,8 @@ void fill_tag(uint8_t *p, size_t pages, uint64_t tag);
 /* Index of the first page of [first, first+n) of base with a wrong tag, or -1. */
 long check_tag_range(const uint8_t *base, size_t first, size_t n, uint64_t tag);
 long check_tag(const uint8_t *p, size_t pages, uint64_t tag);
+uint8_t *map_held(size_t pages, int flags, const char *what);
+void map_tag_check(uint8_t *p, size_t pages, uint64_t tag, bool fill);
 /* Is no part of [p, p+len) mapped?  (mincore fails with ENOMEM on holes.) */
 bool is_unmapped(void *p, size_t len);
 

@@ -28,9 +28,7 @@ SM_TEST_BASE(test_map_fixed_over_anon_replaces)
 	ck_assert_msg(q == a, "MAP_FIXED returned %p, asked for %p", (void *)q, (void *)a);
 	ck_assert_msg(sm_all_zero(q, len), "the new region is not zero: the anonymous pages stayed");
 	expect_held(&sm_base, pages, 1, "after MAP_FIXED over anonymous memory");
-	fill_tag(q, pages, 0xf1);
-	ck_assert(check_tag(q, pages, 0xf1) < 0);
-	ck_assert(!munmap(q, len));
+	map_tag_check(q, pages, 0xf1, true);
 }
 END_TEST
 
@@ -121,36 +119,21 @@ SM_TEST_BASE(test_map_populate_works)
 {
 	const size_t pages = 32, len = pages * PAGE_SZ;
 	uint8_t *p;
-	int fd;
 
-	fd = dev_open();
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
-	close(fd);
-	ck_assert_msg(p != MAP_FAILED, "MAP_POPULATE: %s", strerror(errno));
-	expect_held(&sm_base, pages, 1, "after MAP_POPULATE");
+	p = map_held(pages, MAP_POPULATE, "MAP_POPULATE");
 	ck_assert(sm_all_zero(p, len));
-	fill_tag(p, pages, 0xdd);
-	ck_assert(check_tag(p, pages, 0xdd) < 0);
-	ck_assert(!munmap(p, len));
+	map_tag_check(p, pages, 0xdd, true);
 }
 END_TEST
 
 SM_TEST_BASE(test_map_locked_charged_once)
 {
-	const size_t pages = 16, len = pages * PAGE_SZ;
+	const size_t pages = 16;
 	uint8_t *p;
-	int fd;
 
-	fd = dev_open();
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_LOCKED | MAP_POPULATE,
-		 fd, 0);
-	close(fd);
-	ck_assert_msg(p != MAP_FAILED, "MAP_LOCKED|MAP_POPULATE: %s", strerror(errno));
 	/* VM_SPECIAL mappings get no VM_LOCKED from the core: one charge, the module's */
-	expect_held(&sm_base, pages, 1, "after MAP_LOCKED");
-	fill_tag(p, pages, 0xde);
-	ck_assert(check_tag(p, pages, 0xde) < 0);
-	ck_assert(!munmap(p, len));
+	p = map_held(pages, MAP_LOCKED | MAP_POPULATE, "MAP_LOCKED|MAP_POPULATE");
+	map_tag_check(p, pages, 0xde, true);
 }
 END_TEST
 
@@ -376,7 +359,6 @@ SM_TEST_BASE(test_mremap_dontunmap_einval)
 		munmap(q, len);
 	ck_assert_msg(q == MAP_FAILED, "MREMAP_DONTUNMAP succeeded on a secretmem region");
 	ck_assert_msg(errno == EINVAL, "MREMAP_DONTUNMAP: %s, expected EINVAL", strerror(errno));
-	ck_assert(check_tag(p, pages, 0xd0) < 0);
-	ck_assert(!munmap(p, len));
+	map_tag_check(p, pages, 0xd0, false);
 }
 END_TEST
