@@ -296,7 +296,8 @@ chroot_run() {
 	[ -f "$d/.done" ] || die "no chroot $d"
 	exec 9>"$d.lock"
 	flock 9
-	for m in "$SM_CACHE" "$SM_TOP" /proc /dev; do
+	# A helper's cache may link kernels/ to a shared cache: bind that too.
+	for m in "$SM_CACHE" "$(readlink -f "$SM_CACHE/kernels")" "$SM_TOP" /proc /dev; do
 		mkdir -p "$d$m"
 		mountpoint -q "$d$m" || mount --bind "$m" "$d$m"
 	done
