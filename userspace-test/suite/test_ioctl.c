@@ -391,6 +391,16 @@ END_TEST
 
 /* ---- unknown ioctls ---- */
 
+/* A refused call left the fd's flags at 0; the fd is closed. */
+static void expect_no_flags_close(int fd, const char *when)
+{
+	struct secretmem_info info;
+
+	get_info(fd, &info);
+	ck_assert_msg(info.flags == 0, "flags 0x%llx %s", (unsigned long long)info.flags, when);
+	close(fd);
+}
+
 SM_TEST(test_unknown_ioctl_enotty)
 {
 	static const struct {
@@ -408,7 +418,6 @@ SM_TEST(test_unknown_ioctl_enotty)
 		{ 0x5401, "TCGETS (another type's number)" },
 		{ 0xc0185879, "magic 'X' nr 0x79 (another type's number)" },
 	};
-	struct secretmem_info info;
 	uint8_t buf[PAGE_SZ];
 	size_t i;
 	int fd = dev_open();
@@ -418,10 +427,7 @@ SM_TEST(test_unknown_ioctl_enotty)
 		((struct secretmem_info *)buf)->size = sizeof(struct secretmem_info);
 		expect_ioctl_fail(fd, cmds[i].cmd, (unsigned long)buf, ENOTTY, cmds[i].what);
 	}
-	get_info(fd, &info);
-	ck_assert_msg(info.flags == 0, "flags 0x%llx after unknown ioctls",
-		      (unsigned long long)info.flags);
-	close(fd);
+	expect_no_flags_close(fd, "after unknown ioctls");
 }
 END_TEST
 
@@ -432,7 +438,6 @@ SM_TEST(test_set_flags_unknown_einval)
 	static const unsigned long long bad[] = {
 		1ULL << 1, 1ULL << 5, 1ULL << 63, ~0ULL, SECRETMEM_FLAG_UNCACHED | 1ULL << 2,
 	};
-	struct secretmem_info info;
 	size_t i;
 	int fd = dev_open();
 
@@ -442,10 +447,7 @@ SM_TEST(test_set_flags_unknown_einval)
 		snprintf(what, sizeof(what), "SET_FLAGS(0x%llx)", bad[i]);
 		expect_set_flags_fail(fd, bad[i], EINVAL, what);
 	}
-	get_info(fd, &info);
-	ck_assert_msg(info.flags == 0, "flags 0x%llx after refused SET_FLAGS",
-		      (unsigned long long)info.flags);
-	close(fd);
+	expect_no_flags_close(fd, "after refused SET_FLAGS");
 }
 END_TEST
 
@@ -479,7 +481,6 @@ END_TEST
 
 SM_TEST(test_set_flags_after_mmap_ebusy)
 {
-	struct secretmem_info info;
 	int fd = dev_open();
 	void *p;
 
@@ -493,10 +494,7 @@ SM_TEST(test_set_flags_after_mmap_ebusy)
 			      "SET_FLAGS(UNCACHED) after mmap+munmap");
 	/* unknown bits are still EINVAL, not EBUSY */
 	expect_set_flags_fail(fd, 1UL << 1, EINVAL, "SET_FLAGS(1<<1) after mmap");
-	get_info(fd, &info);
-	ck_assert_msg(info.flags == 0, "flags 0x%llx after refused SET_FLAGS",
-		      (unsigned long long)info.flags);
-	close(fd);
+	expect_no_flags_close(fd, "after refused SET_FLAGS");
 }
 END_TEST
 
