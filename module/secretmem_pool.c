@@ -174,6 +174,26 @@ struct sm_pool *sm_pool_get(void)
 
 	if (!READ_ONCE(sm_pool_max))
 		return NULL;
+#ifdef CONFIG_MEMCG
+	/*
+	 * The common case: the task's memcg has a pool already.  That pool
+	 * holds a reference on it, so sm_charge_memcg() would pick this very
+	 * memcg (css_tryget() succeeds on a css with references): no
+	 * reference of our own is needed to find it.
+	 */
+	if (!mem_cgroup_disabled()) {
+		rcu_read_lock();
+		memcg = current->active_memcg ?: mem_cgroup_from_task(current);
+		spin_lock(&sm_pool_lock);
+		pool = sm_pool_find(memcg);
+		if (pool)
+			pool->users++;
+		spin_unlock(&sm_pool_lock);
+		rcu_read_unlock();
+		if (pool)
+			return pool;
+	}
+#endif
 	memcg = sm_charge_memcg();
 	spin_lock(&sm_pool_lock);
 	pool = sm_pool_find(memcg);
