@@ -20,9 +20,7 @@ QEMU_DIR=$SM_TOP/userspace-test/qemu
 LOGS=$SM_CACHE/logs
 # Both methods, full suite and stress on every series' generic kernel; the
 # rt kernel once (PREEMPT_RT); the debug kernel (KASAN, lockdep) last.
-# 7.2: test_oom_kills_secret_holder is a known open defect there (the OOM
-# killer takes a second victim; userspace-test/README.md): reported as a skip.
-CHECK_GUESTS=${CHECK_GUESTS:-"5.10 6.1 6.12 7.2:SM_KNOWN_OPEN=test_oom_kills_secret_holder 6.1-rt"}
+CHECK_GUESTS=${CHECK_GUESTS:-"5.10 6.1 6.12 7.2 6.1-rt"}
 if [ "${CHECK_DEBUG:-1}" = 1 ]; then
 	CHECK_GUESTS="$CHECK_GUESTS debug"
 fi

@@ -101,7 +101,9 @@ if [ ! -f "$VMLINUZ" ]; then
 fi
 # no_console_suspend: an oops while hibernation images are made in the
 # guest (test_hibernate.c) would otherwise never reach the serial log.
-APPEND="console=ttyS0 panic=-1 quiet no_console_suspend sm.mode=$MODE"
+# log_buf_len: the dmesg dump at the end must still hold every OOM report
+# the limits tests provoke (each about 10 kB, with the markers before them).
+APPEND="console=ttyS0 panic=-1 quiet no_console_suspend log_buf_len=8M sm.mode=$MODE"
 case $SERIES in
 6.1|6.1-*|debug)
 	APPEND="$APPEND secretmem.enable=1"   # memfd_secret is off by default on 6.1

@@ -221,7 +221,7 @@ static long cg_key(const char *file, const char *key)
 	return file_key_space(path, key);
 }
 
-enum oom_role { HOLDER, BYSTANDER, ALLOCATOR, NROLES };
+enum oom_role { HOLDER, BYSTANDER, ALLOCATOR, NROLES, ANON_HOLDER = NROLES };
 
 static const char *const role_name[NROLES] = { "holder", "bystander", "allocator" };
 
@@ -245,6 +245,15 @@ static void __attribute__((noreturn)) oom_kid(enum oom_role role, pid_t parent, 
 		if (p == MAP_FAILED)
 			_exit(4);
 		close(fd);
+		break;
+	case ANON_HOLDER:
+		/* The control: as much ordinary memory (no swap in the group). */
+		p = mmap(NULL, OOM_SECRET, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			_exit(4);
+		for (o = 0; o < OOM_SECRET; o += PAGE_SZ)
+			p[o] = 1;
 		break;
 	case BYSTANDER:
 		p = mmap(NULL, OOM_BYSTANDER, PROT_READ | PROT_WRITE,
@@ -318,8 +327,14 @@ static int oom_kid_start(enum oom_role role, pid_t *pid, int *st, double timeout
 	return 1;
 }
 
-/* One round; 0, or 1 with the reason in err.  Leaves the group empty. */
-static int oom_round(int round, char *err, size_t n)
+/*
+ * One round with @holder (HOLDER, or ANON_HOLDER for the control) as the
+ * first kid; 0, or 1 with the reason in err.  The holder must be the one
+ * killed (SIGKILL) and the module's pages and regions must come back.
+ * *@extra is set to the number of other kids the OOM killer took too.
+ * Leaves the group empty.
+ */
+static int oom_round(int round, enum oom_role holder, int *extra, char *err, size_t n)
 {
 	pid_t pid[NROLES] = { 0, 0, 0 };
 	int st[NROLES] = { 0, 0, 0 }, r, i, rc = 0;
@@ -340,8 +355,9 @@ static int oom_round(int round, char *err, size_t n)
 	}
 	write_str(CG_OOM "/memory.swap.max", "0");
 
+	*extra = 0;
 	for (i = 0; i < NROLES; i++) {
-		r = oom_kid_start(i, &pid[i], &st[i], 60);
+		r = oom_kid_start(i == HOLDER ? holder : (enum oom_role)i, &pid[i], &st[i], 60);
 		if (r < 0) {
 			snprintf(err, n, "starting the %s: %s", role_name[i], strerror(errno));
 			rc = 1;
@@ -363,8 +379,25 @@ static int oom_round(int round, char *err, size_t n)
 		if (!dead[i] && pid[i] > 0 && waitpid(pid[i], &st[i], WNOHANG) == pid[i])
 			dead[i] = true;
 	oom_kill = cg_key("memory.events", "oom_kill");
-	printf("%s: round %d (%.1f s): oom_kill %ld; holder %s, bystander %s, allocator %s\n",
-	       tcase_name(), round, now_s() - t0, oom_kill,
+	*extra = dead[BYSTANDER] + dead[ALLOCATOR];
+	/*
+	 * The OOM reaper cannot free VM_PFNMAP pages; OOM_REAPER_DELAY (2 s)
+	 * after the kill it marks the holder MMF_OOM_SKIP all the same (its
+	 * "reaped process" line then shows the secret pages still in
+	 * file-rss).  A second victim after that says only that the
+	 * teardown took longer than 2 s (a starved guest), not in what order
+	 * the module gives the pages back: *extra counts as -1 then.
+	 */
+	if (*extra && pid[HOLDER] > 0) {
+		char needle[64];
+
+		snprintf(needle, sizeof(needle), "oom_reaper: reaped process %d ", (int)pid[HOLDER]);
+		if (klog_count(needle) > 0)
+			*extra = -1;
+	}
+	printf("%s: round %d%s (%.1f s): oom_kill %ld; holder %s, bystander %s, allocator %s\n",
+	       tcase_name(), round, holder == ANON_HOLDER ? " (control, anonymous memory)" : "",
+	       now_s() - t0, oom_kill,
 	       dead[HOLDER] ? (WIFSIGNALED(st[HOLDER]) ? strsignal(WTERMSIG(st[HOLDER])) :
 			       "exited") : "alive",
 	       dead[BYSTANDER] ? (WIFSIGNALED(st[BYSTANDER]) ?
@@ -373,26 +406,21 @@ static int oom_round(int round, char *err, size_t n)
 				  strsignal(WTERMSIG(st[ALLOCATOR])) : "exited") : "alive");
 	fflush(stdout);
 	if (dead[HOLDER] && WIFEXITED(st[HOLDER])) {
-		snprintf(err, n, "round %d: the holder exited with %d before the OOM (could not "
-			 "map %lu MiB in a %lu MiB group?)", round, WEXITSTATUS(st[HOLDER]),
+		snprintf(err, n, "round %d%s: the holder exited with %d before the OOM (could not "
+			 "map %lu MiB in a %lu MiB group?)", round,
+			 holder == ANON_HOLDER ? " (control)" : "", WEXITSTATUS(st[HOLDER]),
 			 OOM_SECRET >> 20, OOM_MAX >> 20);
 		rc = 1;
 	} else if (!dead[HOLDER] || !WIFSIGNALED(st[HOLDER]) ||
 		   WTERMSIG(st[HOLDER]) != SIGKILL) {
 		snprintf(err, n, "round %d: the OOM killer did not kill the holder of %lu MiB of "
-			 "secret memory (bystander %s, allocator %s, oom_kill %ld): its secret "
-			 "pages are not in its RSS", round, OOM_SECRET >> 20,
+			 "%s memory (bystander %s, allocator %s, oom_kill %ld)%s", round,
+			 OOM_SECRET >> 20, holder == ANON_HOLDER ? "anonymous" : "secret",
 			 dead[BYSTANDER] ? "killed" : "alive",
-			 dead[ALLOCATOR] ? "killed" : "alive", oom_kill);
+			 dead[ALLOCATOR] ? "killed" : "alive", oom_kill,
+			 holder == ANON_HOLDER ? "" : ": its secret pages are not in its RSS");
 		rc = 1;
-	} else if (dead[BYSTANDER] || dead[ALLOCATOR]) {
-		snprintf(err, n, "round %d: besides the holder the OOM killer killed the %s%s "
-			 "(oom_kill %ld): a second victim while the holder's pages were freed",
-			 round, dead[BYSTANDER] ? "bystander" : "",
-			 dead[ALLOCATOR] ? (dead[BYSTANDER] ? " and the allocator" : "allocator") : "",
-			 oom_kill);
-		rc = 1;
-	} else if (oom_kill != 1) {
+	} else if (!*extra && oom_kill != 1) {
 		snprintf(err, n, "round %d: memory.events oom_kill %ld, expected 1", round,
 			 oom_kill);
 		rc = 1;
@@ -422,30 +450,79 @@ out:
  * In a 96 MiB memory cgroup a holder maps 56 MiB of secret memory, a
  * bystander holds 16 MiB of anonymous memory, and an allocator grows until
  * the group is out of memory.  The OOM killer must pick the holder (the
- * largest RSS) and only it, five rounds in a row; the module's pages and
- * regions return to 0 every time.
+ * largest RSS) first, five rounds in a row; the module's pages and regions
+ * return to 0 every time.  Whether it then takes a second victim is
+ * test_oom_takes_no_second_victim's question.
  */
 SM_TEST_FIX(test_oom_kills_secret_holder, fix_oom)
 {
 	char err[512] = "";
-	int round;
+	int round, extra;
 
-	const char *known = getenv("SM_KNOWN_OPEN");
-
-	/*
-	 * check.sh names this test in SM_KNOWN_OPEN for a kernel where it is
-	 * a known, documented open defect (userspace-test/README.md): there
-	 * it is reported as a skip, which expected-skips.txt must list.
-	 */
-	if (known && strstr(known, tcase_name()))
-		SKIP("known open defect on this kernel: the OOM killer takes a second "
-		     "victim before the holder's secret pages are back (see userspace-test/README.md)");
 	ck_assert(!write_str("/proc/self/oom_score_adj", "-1000"));
 	memcg_or_skip();
 	kmsg_note("secretmem_test", "expected OOM kills begin (test_oom_kills_secret_holder)");
 	for (round = 1; round <= OOM_ROUNDS; round++)
-		if (oom_round(round, err, sizeof(err)))
+		if (oom_round(round, HOLDER, &extra, err, sizeof(err)))
 			break;
+	kmsg_note("secretmem_test", "expected OOM kills end");
+	ck_assert_msg(!err[0], "%s", err);
+}
+END_TEST
+
+#define OOM_CONTROL_ROUNDS	3
+#define OOM_SLOW_ROUNDS		3	/* rounds that may come out too slow to judge */
+
+/*
+ * The same rounds: the OOM killer takes the holder of secret memory and no
+ * second victim while the holder's pages go back (the module gives them
+ * back in its mm notifier's ->release, before exit_mmap() sets
+ * MMF_OOM_SKIP; giving them back in ->close, after it, let the killer
+ * move on to the allocator).  Control first: the same rounds with
+ * anonymous memory.  If the kernel takes a second victim even then, it
+ * does not keep a dying victim in view while its memory goes (7.2:
+ * css_task_iter_advance() in kernel/cgroup/cgroup.c hides a task that is
+ * PF_EXITING with no live threads, so mem_cgroup_scan_tasks() never shows
+ * the exiting victim to oom_evaluate_task(), which would otherwise wait for
+ * it), and the question has no answer there: skipped.  A round in which
+ * the OOM reaper gave up on the holder first (its 2 s ran out: a starved
+ * guest) cannot tell either; up to OOM_SLOW_ROUNDS of them are run again.
+ */
+SM_TEST_FIX(test_oom_takes_no_second_victim, fix_oom)
+{
+	char err[512] = "";
+	int round, extra, slow = 0;
+
+	ck_assert(!write_str("/proc/self/oom_score_adj", "-1000"));
+	memcg_or_skip();
+	kmsg_note("secretmem_test", "expected OOM kills begin (test_oom_takes_no_second_victim)");
+	for (round = 1; round <= OOM_CONTROL_ROUNDS; round++) {
+		if (oom_round(round, ANON_HOLDER, &extra, err, sizeof(err)))
+			break;
+		if (extra > 0) {
+			kmsg_note("secretmem_test", "expected OOM kills end");
+			SKIP("this kernel's OOM killer takes a second victim for anonymous memory "
+			     "too (control round %d: %d more): an exiting victim is out of the memory "
+			     "cgroup OOM scan's view (7.2: css_task_iter_advance())", round, extra);
+		}
+	}
+	for (round = 1; !err[0] && round <= OOM_ROUNDS + slow; round++) {
+		if (oom_round(round, HOLDER, &extra, err, sizeof(err)))
+			break;
+		if (extra < 0 && slow < OOM_SLOW_ROUNDS) {
+			printf("%s: round %d: the reaper's 2 s passed before the holder's pages were "
+			       "back; one more round\n", tcase_name(), round);
+			slow++;
+		} else if (extra < 0) {
+			snprintf(err, sizeof(err), "%d rounds: the holder's teardown took longer than "
+				 "the OOM reaper's 2 s each time", slow + 1);
+		} else if (extra) {
+			snprintf(err, sizeof(err), "round %d: besides the holder the OOM killer "
+				 "killed %d more (none with anonymous memory in the control rounds): "
+				 "a second victim while the holder's secret pages went back",
+				 round, extra);
+		}
+	}
 	kmsg_note("secretmem_test", "expected OOM kills end");
 	ck_assert_msg(!err[0], "%s", err);
 }
