@@ -378,6 +378,12 @@ static int oom_round(int round, enum oom_role holder, int *extra, char *err, siz
 	for (i = 0; i < NROLES; i++)
 		if (!dead[i] && pid[i] > 0 && waitpid(pid[i], &st[i], WNOHANG) == pid[i])
 			dead[i] = true;
+	/* Killed but still tearing down (a slow guest): wait for its end. */
+	if (!dead[HOLDER] && pid[HOLDER] > 0) {
+		snprintf(buf, sizeof(buf), "Killed process %d (", (int)pid[HOLDER]);
+		if (klog_count(buf) > 0 && waitpid(pid[HOLDER], &st[HOLDER], 0) == pid[HOLDER])
+			dead[HOLDER] = true;
+	}
 	oom_kill = cg_key("memory.events", "oom_kill");
 	*extra = dead[BYSTANDER] + dead[ALLOCATOR];
 	/*
