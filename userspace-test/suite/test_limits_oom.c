@@ -476,7 +476,8 @@ SM_TEST_FIX(test_oom_kills_secret_holder, fix_oom)
 }
 END_TEST
 
-#define OOM_CONTROL_ROUNDS	3
+#define OOM_CONTROL_ROUNDS	2
+#define OOM_NSV_ROUNDS		3	/* secret-memory rounds after the control */
 #define OOM_SLOW_ROUNDS		3	/* rounds that may come out too slow to judge */
 
 /*
@@ -512,7 +513,7 @@ SM_TEST_FIX(test_oom_takes_no_second_victim, fix_oom)
 			     "cgroup OOM scan's view (7.2: css_task_iter_advance())", round, extra);
 		}
 	}
-	for (round = 1; !err[0] && round <= OOM_ROUNDS + slow; round++) {
+	for (round = 1; !err[0] && round <= OOM_NSV_ROUNDS + slow; round++) {
 		if (oom_round(round, HOLDER, &extra, err, sizeof(err)))
 			break;
 		if (extra < 0 && slow < OOM_SLOW_ROUNDS) {
