@@ -478,7 +478,7 @@ END_TEST
 
 #define OOM_CONTROL_ROUNDS	2
 #define OOM_NSV_ROUNDS		3	/* secret-memory rounds after the control */
-#define OOM_SLOW_ROUNDS		3	/* rounds that may come out too slow to judge */
+#define OOM_SLOW_ROUNDS		6	/* rounds that may come out too slow to judge */
 
 /*
  * The same rounds: the OOM killer takes the holder of secret memory and no
