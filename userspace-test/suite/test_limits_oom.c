@@ -225,11 +225,24 @@ enum oom_role { HOLDER, BYSTANDER, ALLOCATOR, NROLES, ANON_HOLDER = NROLES };
 
 static const char *const role_name[NROLES] = { "holder", "bystander", "allocator" };
 
+/* Map @len of anonymous memory and touch every page; false if mmap fails. */
+static bool anon_touched(size_t len)
+{
+	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t o;
+
+	if (p == MAP_FAILED)
+		return false;
+	for (o = 0; o < len; o += PAGE_SZ)
+		p[o] = 1;
+	return true;
+}
+
 static void __attribute__((noreturn)) oom_kid(enum oom_role role, pid_t parent, int wfd)
 {
 	char buf[32];
 	uint8_t *p;
-	size_t len, o;
+	size_t len;
 	int fd;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -246,32 +259,15 @@ static void __attribute__((noreturn)) oom_kid(enum oom_role role, pid_t parent, 
 			_exit(4);
 		close(fd);
 		break;
-	case ANON_HOLDER:
-		/* The control: as much ordinary memory (no swap in the group). */
-		p = mmap(NULL, OOM_SECRET, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED)
-			_exit(4);
-		for (o = 0; o < OOM_SECRET; o += PAGE_SZ)
-			p[o] = 1;
-		break;
+	case ANON_HOLDER:	/* the control: as much ordinary memory (no swap in the group) */
 	case BYSTANDER:
-		p = mmap(NULL, OOM_BYSTANDER, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED)
+		if (!anon_touched(role == BYSTANDER ? OOM_BYSTANDER : OOM_SECRET))
 			_exit(4);
-		for (o = 0; o < OOM_BYSTANDER; o += PAGE_SZ)
-			p[o] = 1;
 		break;
 	case ALLOCATOR:
-		for (len = 0; len < OOM_ALLOC_MAX; len += MB) {
-			p = mmap(NULL, MB, PROT_READ | PROT_WRITE,
-				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-			if (p == MAP_FAILED)
+		for (len = 0; len < OOM_ALLOC_MAX; len += MB)
+			if (!anon_touched(MB))
 				_exit(4);
-			for (o = 0; o < MB; o += PAGE_SZ)
-				p[o] = 1;
-		}
 		break;
 	default:
 		_exit(5);
