@@ -82,44 +82,60 @@ void dmap_read(struct dmap *d)
 /* ---- mappings ---- */
 
 /*
+ * The backing fd of @b for a @len mapping in *@fd: /dev/secretmem opened,
+ * a memfd_secret created and sized; -1 for anonymous memory.  0, or
+ * -errno with fail_step naming the call.
+ */
+static int backend_open(enum backend b, size_t len, int *fd)
+{
+	int err;
+
+	*fd = -1;
+	switch (b) {
+	case B_DEV:
+		*fd = sm_dev_open();
+		if (*fd < 0) {
+			fail_step = "open";
+			return -errno;
+		}
+		return 0;
+	case B_MEMFD:
+		*fd = syscall(__NR_memfd_secret, 0);
+		if (*fd < 0) {
+			fail_step = "memfd_secret";
+			return -errno;
+		}
+		if (ftruncate(*fd, len)) {
+			err = -errno;
+			fail_step = "ftruncate";
+			close(*fd);
+			*fd = -1;
+			return err;
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/*
  * Open (or create) the backing fd, mmap, close the fd: the mapping keeps
  * the file.  Anonymous memory is mlock()ed instead.
  */
 int map_create(enum backend b, size_t len, struct map *m)
 {
-	int fd = -1, err = 0;
+	int fd, err;
 	void *p;
 
-	switch (b) {
-	case B_DEV:
-		fd = sm_dev_open();
-		if (fd < 0) {
-			fail_step = "open";
-			return -errno;
-		}
-		if (dev_uncached &&
-		    ioctl(fd, SECRETMEM_IOC_SET_FLAGS, &(__u64){ SECRETMEM_FLAG_UNCACHED })) {
-			err = -errno;
-			fail_step = "set_flags";
-			close(fd);
-			return err;
-		}
-		break;
-	case B_MEMFD:
-		fd = syscall(__NR_memfd_secret, 0);
-		if (fd < 0) {
-			fail_step = "memfd_secret";
-			return -errno;
-		}
-		if (ftruncate(fd, len)) {
-			err = -errno;
-			fail_step = "ftruncate";
-			close(fd);
-			return err;
-		}
-		break;
-	default:
-		break;
+	err = backend_open(b, len, &fd);
+	if (err)
+		return err;
+	if (b == B_DEV && dev_uncached &&
+	    ioctl(fd, SECRETMEM_IOC_SET_FLAGS, &(__u64){ SECRETMEM_FLAG_UNCACHED })) {
+		err = -errno;
+		fail_step = "set_flags";
+		close(fd);
+		return err;
 	}
 	if (b == B_ANON)
 		p = mmap(NULL, len, PROT_READ | PROT_WRITE,
@@ -199,31 +215,12 @@ int map_cycle(enum backend b, size_t len, uint64_t *ns)
 	int i;
 
 	memset(ns, 0, (NR_PHASES + 1) * sizeof(*ns));
-	t[P_OPEN] = sm_now_ns();
-	switch (b) {
-	case B_DEV:
-		fd = sm_dev_open();
-		if (fd < 0) {
-			fail_step = "open";
-			return -errno;
-		}
-		break;
-	case B_MEMFD:
-		fd = syscall(__NR_memfd_secret, 0);
-		if (fd < 0) {
-			fail_step = "memfd_secret";
-			return -errno;
-		}
-		if (ftruncate(fd, len)) {
-			err = -errno;
-			fail_step = "ftruncate";
-			goto out_close;
-		}
-		break;
-	default:
+	if (b == B_ANON)
 		flags = MAP_PRIVATE | MAP_ANONYMOUS;
-		break;
-	}
+	t[P_OPEN] = sm_now_ns();
+	err = backend_open(b, len, &fd);
+	if (err)
+		return err;
 	t[P_MMAP] = sm_now_ns();
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, fd, 0);
 	if (p == MAP_FAILED) {
