@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # Top level of secretmem_dev: build the module, package it, run the QEMU test rig.
 #
-#   make [all] [KDIR=<kernel build dir>]  build module/secretmem_dev.ko
+#   make [all] [KDIR=<kernel build dir>]  build module/secretmem_dev.ko and lib/
+#   make lib      lib/build/: libsecretmem.so.0, libsecretmem.a, secretmem.pc
+#                 (and the OpenSSL preload where lib/ has it)
 #   make ko SERIES=<5.10|6.1|6.12|7.2> [FLAVOUR=<amd64|cloud-amd64|rt-amd64>]
 #                 the module for the newest Debian kernel of that series; the
 #                 last line is the .ko's path
@@ -30,12 +32,15 @@ QEMU_DIR := userspace-test/qemu
 export SM_CACHE ?= $(if $(filter 0,$(shell id -u)),/var/cache/secretmem,$(CURDIR)/.cache)
 LOGS := $(SM_CACHE)/logs
 
-.PHONY: all module check deps ko check-debug debug-kernel demo bench lint clean distclean
+.PHONY: all module lib check deps ko check-debug debug-kernel demo bench lint clean distclean
 
-all: module
+all: module lib
 
 module:
 	$(MAKE) -C module KDIR=$(KDIR)
+
+lib:
+	$(MAKE) -C lib
 
 # install, uninstall, dkms-install, dkms-uninstall, deb, check-dkms
 include module/dkms.mk
@@ -108,6 +113,7 @@ lint: deps
 clean:
 	-$(MAKE) -C module clean KDIR=$(KDIR)
 	-$(MAKE) -C userspace-test clean
+	-$(MAKE) -C lib clean
 	rm -rf $(SM_CACHE)/build $(SM_CACHE)/initramfs $(SM_CACHE)/logs
 
 distclean: clean
