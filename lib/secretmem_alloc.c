@@ -493,7 +493,8 @@ static int init_locked(unsigned int flags)
 	long ncpu;
 	int b;
 
-	g.flags = flags;
+	/* Sticky: an opt-in holds for later calls and, after fork(), in the child. */
+	g.flags |= flags;
 	b = choose_backend();
 	if (b < 0)
 		return -1;

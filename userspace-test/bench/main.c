@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-// main.c - bench: times /dev/secretmem against memfd_secret(2) and anonymous mmap+mlock: map latency, throughput, direct-map cost.
+// main.c - bench: times /dev/secretmem against memfd_secret(2) and anonymous mmap+mlock: map latency, throughput,
+// direct-map cost; and libsecretmem's 32-byte pairs against OpenSSL's secure heap and libsodium (alloc.c).
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,20 @@
 #include "bench.h"
 
 /* ---- main ---- */
+
+static bool want(const char *part)
+{
+	const char *parts = getenv("BENCH_PARTS");
+	size_t n = strlen(part);
+	const char *s;
+
+	if (!parts || !*parts)
+		return true;
+	for (s = parts; (s = strstr(s, part)); s += n)
+		if ((s == parts || s[-1] == ',') && (s[n] == ',' || !s[n]))
+			return true;
+	return false;
+}
 
 static void probe_backends(void)
 {
@@ -79,11 +94,20 @@ int main(void)
 	       avail_err[B_MEMFD] ? "na" : "ok");
 	print_pool("start");
 
-	bench_frag();
-	print_pool("after_dmap");
-	bench_latency();
-	print_pool("after_map");
-	bench_rw();
+	/* BENCH_PARTS (e.g. "alloc" or "frag,latency,rw,alloc"; the kernel
+	 * command line can set it) picks parts; default: all. */
+	if (want("frag")) {
+		bench_frag();
+		print_pool("after_dmap");
+	}
+	if (want("latency")) {
+		bench_latency();
+		print_pool("after_map");
+	}
+	if (want("rw"))
+		bench_rw();
+	if (want("alloc"))
+		bench_alloc();
 
 	print_pool("end");
 	printf("\nBENCH total_s=%.1f\n", (sm_now_ns() - t0) / 1e9);
