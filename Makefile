@@ -16,7 +16,7 @@
 #   make demo     run userspace-test/build/demo on 6.1
 #   make bench    run userspace-test/build/bench on 6.1 and 6.12
 #   make lint     static checks
-#   make install / dkms-install / deb ...  see module/dkms.mk
+#   make install / dkms-install / deb ...  see module/dkms.mk and lib/lib.mk
 #   make clean    remove build outputs (keeps the downloaded kernels)
 #   make distclean  also remove .cache/ (downloaded and built kernels)
 
@@ -44,6 +44,11 @@ lib:
 
 # install, uninstall, dkms-install, dkms-uninstall, deb, check-dkms
 include module/dkms.mk
+# lib-install, lib-uninstall, lib-deb; make install / uninstall / deb do them too
+include lib/lib.mk
+install: lib-install
+uninstall: lib-uninstall
+deb: lib-deb
 
 # The whole suite: userspace-test/check.sh (parts, summary, the closing
 # "N passed, M failed, K skipped" line).  CHECK_DEBUG=0 skips the debug kernel;
