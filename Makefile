@@ -95,12 +95,14 @@ bench:
 	exit $$rc
 
 # checkpatch (from Debian's linux-source-6.1), sparse and a warning-free
-# compile against both kernels' headers, shellcheck on the scripts.
+# compile against both kernels' headers, shellcheck on the scripts; the
+# library: a fresh -Werror build and cppcheck.
 CHECKPATCH_DIR := $(SM_CACHE)/checkpatch
 lint: deps
 	shellcheck -x $(QEMU_DIR)/*.sh .ci/run userspace-test/dkms/test-dkms.sh userspace-test/check.sh
 	shellcheck -s sh $(QEMU_DIR)/init module/conftest.sh \
 		module/dist/deb/postinst.in module/dist/deb/prerm.in
+	$(MAKE) -C lib lint
 	$(QEMU_DIR)/fetch.sh $(SERIES)
 	test -f $(CHECKPATCH_DIR)/scripts/checkpatch.pl || { \
 		mkdir -p $(CHECKPATCH_DIR) && \
