@@ -453,25 +453,30 @@ static int choose_backend(void)
 
 /* ---- init, fork ---- */
 
+/*
+ * Lock order: init_lock, then one shard's lock, then slab_lock (a shard maps
+ * and unmaps slabs); large_lock is taken alone.  fork() takes them all in
+ * that order, so no other thread is half-way through a change.
+ */
 static void atfork_prepare(void)
 {
 	unsigned int i;
 
 	pthread_mutex_lock(&g.init_lock);
-	pthread_mutex_lock(&g.slab_lock);
-	pthread_mutex_lock(&g.large_lock);
 	for (i = 0; i < NSHARD_MAX; i++)
 		pthread_mutex_lock(&g.shards[i].lock);
+	pthread_mutex_lock(&g.slab_lock);
+	pthread_mutex_lock(&g.large_lock);
 }
 
 static void atfork_parent(void)
 {
 	int i;
 
-	for (i = NSHARD_MAX - 1; i >= 0; i--)
-		pthread_mutex_unlock(&g.shards[i].lock);
 	pthread_mutex_unlock(&g.large_lock);
 	pthread_mutex_unlock(&g.slab_lock);
+	for (i = NSHARD_MAX - 1; i >= 0; i--)
+		pthread_mutex_unlock(&g.shards[i].lock);
 	pthread_mutex_unlock(&g.init_lock);
 }
 
@@ -495,12 +500,10 @@ static void atfork_child(void)
 		memset(g.shards[i].nempty, 0, sizeof(g.shards[i].nempty));
 		g.shards[i].nempty_all = 0;
 		g.shards[i].bytes = g.shards[i].objects = 0;
-		pthread_mutex_init(&g.shards[i].lock, NULL);
 	}
 	atomic_store(&g.ready, 0);
-	pthread_mutex_init(&g.large_lock, NULL);
-	pthread_mutex_init(&g.slab_lock, NULL);
-	pthread_mutex_init(&g.init_lock, NULL);
+	/* The forking thread took every lock in atfork_prepare(): it is this one. */
+	atfork_parent();
 }
 
 static void atfork_register(void)
