@@ -39,6 +39,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
@@ -515,6 +517,26 @@ static void atfork_register(void)
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
+/*
+ * The canaries' key: getrandom() without blocking (a first use early at boot
+ * must not hang), else the kernel's AT_RANDOM bytes of this exec mixed with
+ * the pid and the time (a fork child gets its own).  Never 0.
+ */
+static uint64_t canary_key_new(void)
+{
+	const uint64_t *at = (const uint64_t *)getauxval(AT_RANDOM);
+	struct timespec ts;
+	uint64_t k = 0;
+
+	if (getrandom(&k, sizeof(k), GRND_NONBLOCK) != sizeof(k)) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		k = (at ? at[0] ^ (at[1] << 1) : 0) ^ ((uint64_t)getpid() << 32) ^
+		    (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20);
+		k *= 0x9e3779b97f4a7c15ULL;
+	}
+	return k | 1;
+}
+
 static int init_locked(unsigned int flags)
 {
 	void *base, *meta;
@@ -530,10 +552,8 @@ static int init_locked(unsigned int flags)
 		errno = ENODEV;
 		return -1;
 	}
-	if (!g.canary_key && getrandom(&g.canary_key, sizeof(g.canary_key), 0) !=
-	    sizeof(g.canary_key))
-		return -1;
-	g.canary_key |= 1;	/* never 0: "not initialised" */
+	if (!g.canary_key)
+		g.canary_key = canary_key_new();
 	base = mmap(NULL, ZONE_SLAB + ZONE_LARGE, PROT_NONE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base == MAP_FAILED)
