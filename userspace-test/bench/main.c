@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-// main.c - bench: times /dev/secretmem against memfd_secret(2) and anonymous mmap+mlock: map latency, throughput,
-// direct-map cost; and libsecretmem's 32-byte pairs against OpenSSL's secure heap and libsodium (alloc.c).
+// main.c - bench: times /dev/secretmem against memfd_secret(2) and anonymous mmap+mlock: map latency, throughput, direct-map cost.
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,20 +10,6 @@
 #include "bench.h"
 
 /* ---- main ---- */
-
-static bool want(const char *part)
-{
-	const char *parts = getenv("BENCH_PARTS");
-	size_t n = strlen(part);
-	const char *s;
-
-	if (!parts || !*parts)
-		return true;
-	for (s = parts; (s = strstr(s, part)); s += n)
-		if ((s == parts || s[-1] == ',') && (s[n] == ',' || !s[n]))
-			return true;
-	return false;
-}
 
 static void probe_backends(void)
 {
@@ -43,6 +28,20 @@ static void probe_backends(void)
 	avail_err[B_ANON] = 0;
 }
 
+/* BENCH_PARTS: a comma-separated list of frag, map, rw, alloc; unset: all. */
+static bool part_on(const char *parts, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p;
+
+	if (!parts || !*parts)
+		return true;
+	for (p = parts; (p = strstr(p, name)); p += n)
+		if ((p == parts || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
+}
+
 int main(void)
 {
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
@@ -50,6 +49,7 @@ int main(void)
 	struct utsname u;
 	char method[32] = "n/a";
 	const char *q = getenv("BENCH_QUICK");
+	const char *parts = getenv("BENCH_PARTS");
 	uint64_t t0 = sm_now_ns();
 	struct dmap d;
 	FILE *f;
@@ -73,9 +73,10 @@ int main(void)
 		fclose(f);
 	}
 	dmap_read(&d);
-	printf("secretmem bench: kernel %s %s, %ld CPUs, %s%s\n", u.release,
+	printf("secretmem bench: kernel %s %s, %ld CPUs, %s%s%s%s\n", u.release,
 	       u.machine, sysconf(_SC_NPROCESSORS_ONLN),
 	       quick ? "BENCH_QUICK" : "full run",
+	       parts && *parts ? ", BENCH_PARTS=" : "", parts && *parts ? parts : "",
 	       ", times from CLOCK_MONOTONIC");
 	for (b = 0; b < NR_BACKENDS; b++)
 		printf("  %-16s %s\n", blabel[b], avail_err[b] ?
@@ -94,19 +95,17 @@ int main(void)
 	       avail_err[B_MEMFD] ? "na" : "ok");
 	print_pool("start");
 
-	/* BENCH_PARTS (e.g. "alloc" or "frag,latency,rw,alloc"; the kernel
-	 * command line can set it) picks parts; default: all. */
-	if (want("frag")) {
+	if (part_on(parts, "frag")) {
 		bench_frag();
 		print_pool("after_dmap");
 	}
-	if (want("latency")) {
+	if (part_on(parts, "map")) {
 		bench_latency();
 		print_pool("after_map");
 	}
-	if (want("rw"))
+	if (part_on(parts, "rw"))
 		bench_rw();
-	if (want("alloc"))
+	if (part_on(parts, "alloc"))
 		bench_alloc();
 
 	print_pool("end");
