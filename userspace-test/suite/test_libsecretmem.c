@@ -157,6 +157,14 @@ SM_TEST(test_libsm_backend_mlock_with_flag_reported)
 	secretmem_mfree(p);
 }
 
+/* The opt-in allows mlock; it does not prefer it over secret memory. */
+SM_TEST(test_libsm_allow_mlock_still_picks_device)
+{
+	ck_assert(!unsetenv("SECRETMEM_BACKEND"));
+	ck_assert_msg(!secretmem_lib_init(SECRETMEM_LIB_ALLOW_MLOCK), "init: %s", strerror(errno));
+	ck_assert_int_eq(secretmem_backend(), SECRETMEM_BACKEND_DEVICE);
+}
+
 SM_TEST(test_libsm_backend_none_is_enodev)
 {
 	use_backend("none");
@@ -215,6 +223,11 @@ SM_TEST(test_libsm_packs_1000_small_in_96k)
 	ck_assert_uint_eq(st.bytes_in_use, 0);
 	ck_assert_msg(st.bytes_mapped <= 4 * 16384, "%zu bytes still mapped after freeing all",
 		      st.bytes_mapped);
+	/* the empty slabs went back to the module, but for the one kept */
+	ck_assert_msg(vmlck() - vl0 <= 16, "VmLck +%ld kB after freeing all", vmlck() - vl0);
+	if (pg0 >= 0)
+		ck_assert_msg(sm_counter("pages") - pg0 <= 4, "module pages +%ld after freeing all",
+			      sm_counter("pages") - pg0);
 	free(v);
 }
 
