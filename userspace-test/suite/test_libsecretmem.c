@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #include <libsecretmem.h>
@@ -176,6 +177,71 @@ SM_TEST(test_libsm_backend_none_is_enodev)
 	errno = 0;
 	ck_assert(!secretmem_malloc_guarded(10));
 	ck_assert_int_eq(errno, ENODEV);
+}
+
+int libsm_report_backend(void)
+{
+	printf("%d\n", secretmem_backend());
+	return 0;
+}
+
+/*
+ * Run a copy of this binary with mode @mode as uid 65534 with
+ * SECRETMEM_BACKEND=none; the backend it reports.
+ */
+static int backend_of_copy(mode_t mode)
+{
+	static const char copy[] = "/tmp/sm_libsm_secure";
+	char buf[64] = "", cmd[256];
+	int pfd[2], st, v = -1;
+	ssize_t got;
+	pid_t pid;
+
+	snprintf(cmd, sizeof(cmd), "cp /proc/%d/exe %s", (int)getpid(), copy);
+	ck_assert_msg(!system(cmd), "%s failed", cmd);
+	ck_assert(!chown(copy, 0, 0));
+	ck_assert(!chmod(copy, mode));
+	ck_assert(!pipe(pfd));
+	fflush(NULL);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (!pid) {
+		char msg[256];
+
+		dup2(pfd[1], 1);
+		close(pfd[0]);
+		if (drop_to_nobody(1 << 20, msg, sizeof(msg)))
+			_exit(3);
+		setenv("SECRETMEM_BACKEND", "none", 1);
+		execl(copy, copy, "--libsm-backend", (char *)NULL);
+		_exit(4);
+	}
+	close(pfd[1]);
+	got = read(pfd[0], buf, sizeof(buf) - 1);
+	close(pfd[0]);
+	waitpid(pid, &st, 0);
+	unlink(copy);
+	ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "copy (mode %o): status 0x%x", mode, st);
+	if (got > 0 && sscanf(buf, "%d", &v) != 1)
+		v = -1;
+	return v;
+}
+
+/* SECRETMEM_BACKEND is honoured normally, ignored in a set-user-ID program. */
+SM_TEST(test_libsm_env_ignored_when_setuid)
+{
+	int v;
+
+	if (geteuid() != 0)
+		SKIP("needs root to make a set-user-ID copy");
+	v = backend_of_copy(0755);
+	ck_assert_msg(v == SECRETMEM_BACKEND_NONE, "control: SECRETMEM_BACKEND=none gave "
+		      "backend %d in an ordinary program", v);
+	v = backend_of_copy(04755);
+	ck_assert(!unsetenv("SECRETMEM_BACKEND"));
+	ck_assert_msg(v != SECRETMEM_BACKEND_NONE && v == secretmem_backend(), "set-user-ID copy "
+		      "with SECRETMEM_BACKEND=none: backend %d, expected %d (env ignored)", v,
+		      secretmem_backend());
 }
 
 SM_TEST(test_libsm_init_bad_flags_einval)
