@@ -35,6 +35,8 @@ lib-deb:
 	ld=usr/lib/$(SML_MULTIARCH); \
 	mkdir -p $$r/0/DEBIAN $$r/0/$$ld $$r/0/usr/share/doc/libsecretmem0 \
 		$$r/dev/DEBIAN $$r/dev/usr/share/doc/libsecretmem-dev; \
+	strip --strip-unneeded $$r/all/$$ld/libsecretmem.so.0; \
+	strip --strip-debug $$r/all/$$ld/libsecretmem.a; \
 	mv $$r/all/$$ld/libsecretmem.so.0 $$r/0/$$ld/; \
 	cp -a $$r/all/usr $$r/dev/; \
 	for p in libsecretmem0 libsecretmem-dev; do \
