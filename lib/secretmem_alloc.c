@@ -545,6 +545,11 @@ static int init_locked(unsigned int flags)
 
 	/* Sticky: an opt-in holds for later calls and, after fork(), in the child. */
 	g.flags |= flags;
+	/* Slabs, runs and guards are laid out for 4 KiB pages (x86_64, Debian's arm64). */
+	if (sysconf(_SC_PAGESIZE) != (long)PAGE) {
+		errno = ENOTSUP;
+		return -1;
+	}
 	b = choose_backend();
 	if (b < 0)
 		return -1;
