@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # Top level of secretmem_dev: build the module, package it, run the QEMU test rig.
 #
-#   make [all] [KDIR=<kernel build dir>]  build module/secretmem_dev.ko
+#   make [all] [KDIR=<kernel build dir>]  build module/secretmem_dev.ko and lib/
+#   make lib      lib/build/: libsecretmem.so.0, libsecretmem.a, secretmem.pc
+#                 (and the OpenSSL preload where lib/ has it)
 #   make ko SERIES=<5.10|6.1|6.12|7.2> [FLAVOUR=<amd64|cloud-amd64|rt-amd64>]
 #                 the module for the newest Debian kernel of that series; the
 #                 last line is the .ko's path
@@ -14,7 +16,7 @@
 #   make demo     run userspace-test/build/demo on 6.1
 #   make bench    run userspace-test/build/bench on 5.10, 6.1, 6.12 and 7.2
 #   make lint     static checks
-#   make install / dkms-install / deb ...  see module/dkms.mk
+#   make install / dkms-install / deb ...  see module/dkms.mk and lib/lib.mk
 #   make clean    remove build outputs (keeps the downloaded kernels)
 #   make distclean  also remove .cache/ (downloaded and built kernels)
 
@@ -30,15 +32,23 @@ QEMU_DIR := userspace-test/qemu
 export SM_CACHE ?= $(if $(filter 0,$(shell id -u)),/var/cache/secretmem,$(CURDIR)/.cache)
 LOGS := $(SM_CACHE)/logs
 
-.PHONY: all module check deps ko check-debug debug-kernel demo bench lint clean distclean
+.PHONY: all module lib check deps ko check-debug debug-kernel demo bench lint clean distclean
 
-all: module
+all: module lib
 
 module:
 	$(MAKE) -C module KDIR=$(KDIR)
 
+lib:
+	$(MAKE) -C lib
+
 # install, uninstall, dkms-install, dkms-uninstall, deb, check-dkms
 include module/dkms.mk
+# lib-install, lib-uninstall, lib-deb; make install / uninstall / deb do them too
+include lib/lib.mk
+install: lib-install
+uninstall: lib-uninstall
+deb: lib-deb
 
 # The whole suite: userspace-test/check.sh (parts, summary, the closing
 # "N passed, M failed, K skipped" line).  CHECK_DEBUG=0 skips the debug kernel;
@@ -88,12 +98,14 @@ bench:
 	exit $$rc
 
 # checkpatch (from Debian's linux-source-6.1), sparse and a warning-free
-# compile against both kernels' headers, shellcheck on the scripts.
+# compile against both kernels' headers, shellcheck on the scripts; the
+# library: a fresh -Werror build and cppcheck.
 CHECKPATCH_DIR := $(SM_CACHE)/checkpatch
 lint: deps
 	shellcheck -x $(QEMU_DIR)/*.sh .ci/run userspace-test/dkms/test-dkms.sh userspace-test/check.sh
 	shellcheck -s sh $(QEMU_DIR)/init module/conftest.sh \
 		module/dist/deb/postinst.in module/dist/deb/prerm.in
+	$(MAKE) -C lib lint
 	$(QEMU_DIR)/fetch.sh $(SERIES)
 	test -f $(CHECKPATCH_DIR)/scripts/checkpatch.pl || { \
 		mkdir -p $(CHECKPATCH_DIR) && \
@@ -111,6 +123,7 @@ lint: deps
 clean:
 	-$(MAKE) -C module clean KDIR=$(KDIR)
 	-$(MAKE) -C userspace-test clean
+	-$(MAKE) -C lib clean
 	rm -rf $(SM_CACHE)/build $(SM_CACHE)/initramfs $(SM_CACHE)/logs
 
 distclean: clean

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
  * Header-only userspace helper for /dev/secretmem, for C and C++:
- * secretmem_alloc(), secretmem_free(), secretmem_info().
+ * secretmem_alloc(), secretmem_free(), secretmem_info(); and the
+ * declarations of the allocator library libsecretmem (-lsecretmem).
  *
  * Every function sets errno on failure.  When the device is missing (module
  * not loaded) they fail with ENOENT or ENXIO and secretmem_strerror() says
@@ -94,6 +95,44 @@ static inline int secretmem_info(struct secretmem_info *info)
 	errno = err;
 	return ret ? -1 : 0;
 }
+
+/*
+ * The allocator library libsecretmem.so.0 / libsecretmem.a (link with
+ * `pkg-config --libs secretmem`, i.e. -lsecretmem): objects of any size,
+ * small ones packed into secret pages.  Only the functions below need the
+ * library; the static inline helpers in this file do not.  See
+ * secretmem_malloc(3), secretmem_lib_init(3), secretmem_lib_stats(3).
+ */
+enum secretmem_backend {
+	SECRETMEM_BACKEND_NONE = 0,		/* none usable (errno says why) */
+	SECRETMEM_BACKEND_DEVICE = 1,		/* /dev/secretmem */
+	SECRETMEM_BACKEND_MEMFD_SECRET = 2,	/* memfd_secret(2) */
+	SECRETMEM_BACKEND_MLOCK = 3,		/* ordinary mlocked memory (opt-in) */
+};
+
+/* Explicit opt-in to ordinary mlocked memory when no secret memory exists. */
+#define SECRETMEM_LIB_ALLOW_MLOCK	(1u << 0)
+
+int secretmem_lib_init(unsigned int flags);
+int secretmem_backend(void);
+const char *secretmem_backend_name(int backend);
+
+void *secretmem_malloc(size_t size);
+void *secretmem_calloc(size_t nmemb, size_t size);
+void *secretmem_realloc(void *ptr, size_t size);
+void *secretmem_malloc_guarded(size_t size);
+void secretmem_mfree(void *ptr);
+size_t secretmem_usable_size(const void *ptr);
+int secretmem_owns(const void *ptr);
+
+struct secretmem_lib_stats {
+	size_t bytes_in_use;	/* requested bytes of live objects */
+	size_t objects_in_use;	/* live objects */
+	size_t bytes_mapped;	/* secret memory mapped from the backend */
+	size_t pages_mapped;	/* the same in pages */
+};
+
+int secretmem_lib_stats(struct secretmem_lib_stats *st);
 
 /* Words for an errno from the functions above. */
 static inline const char *secretmem_strerror(int err)

@@ -28,7 +28,7 @@ static void probe_backends(void)
 	avail_err[B_ANON] = 0;
 }
 
-/* BENCH_PARTS: a comma-separated list of frag, map, rw; unset: all three. */
+/* BENCH_PARTS: a comma-separated list of frag, map, rw, alloc; unset: all. */
 static bool part_on(const char *parts, const char *name)
 {
 	size_t n = strlen(name);
@@ -105,6 +105,8 @@ int main(void)
 	}
 	if (part_on(parts, "rw"))
 		bench_rw();
+	if (part_on(parts, "alloc"))
+		bench_alloc();
 
 	print_pool("end");
 	printf("\nBENCH total_s=%.1f\n", (sm_now_ns() - t0) / 1e9);

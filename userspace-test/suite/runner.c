@@ -117,6 +117,8 @@ int main(int argc, char **argv)
 	collect_tests();
 	if (argc > 1 && !strcmp(argv[1], "--report-after-exec"))
 		return report_after_exec();
+	if (argc > 1 && !strcmp(argv[1], "--libsm-backend"))
+		return libsm_report_backend();
 	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
 		usage();
 		return 0;

@@ -222,5 +222,7 @@ int snapshot_try(int how);
 
 /* test_mmap.c: what secretmem_test --report-after-exec runs (after an execve). */
 int report_after_exec(void);
+/* test_libsecretmem.c: what secretmem_test --libsm-backend runs (prints the backend). */
+int libsm_report_backend(void);
 
 #endif /* SM_TEST_H */
