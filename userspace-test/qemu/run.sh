@@ -4,15 +4,16 @@
 # with the test initramfs, save the serial log and judge the run.
 #
 # Usage: userspace-test/qemu/run.sh KEY MODE
-#   KEY     SERIES (amd64 flavour), SERIES-cloud or SERIES-rt, SERIES one of
-#           5.10, 6.1, 6.12, 7.2 (lib.sh); or debug (6.1 + KASAN/lockdep,
-#           built by debug-kernel.sh)
+#   KEY     SERIES (amd64 flavour), SERIES-cloud, SERIES-rt or SERIES-arm64,
+#           SERIES one of 5.10, 6.1, 6.12, 7.2 (lib.sh; arm64: 6.1, 6.12);
+#           or debug (6.1 + KASAN/lockdep, built by debug-kernel.sh)
 #   MODE    check | demo | bench | shell
 # Env:
 #   SM_APPEND   extra kernel command-line arguments (e.g. "sm.methods=pte")
 #   SM_MEM      guest memory (default 512M, debug: 1024M)
 #   SM_SMP      guest CPUs (default 2)
-#   SM_TIMEOUT  hard limit in seconds for the QEMU run (default 900, debug: 2400)
+#   SM_TIMEOUT  hard limit in seconds for the QEMU run (default 900, arm64: 1800,
+#               debug: 2400)
 #   SM_CACHE    cache directory (default: /var/cache/secretmem for root, else <repo>/.cache)
 #   SM_NO_BUILD set to 1 to skip fetch/module/userspace builds (reuse cache)
 #
@@ -46,6 +47,16 @@ else
 	esac
 	[ "$(kernel_key "$(key_series "$SERIES")" "$(key_flavour "$SERIES")")" = "$SERIES" ] ||
 		{ echo "run.sh: unknown kernel '$SERIES'" >&2; exit 2; }
+fi
+# The key's architecture: arm64 keys are cross-built and boot in
+# qemu-system-aarch64 (virt board, -cpu max: BTI, PAC, MTE emulated).
+ARCH_KEY=amd64
+[ "$SERIES" = debug ] || ARCH_KEY=$(key_arch "$SERIES")
+UMAKE=()
+if [ "$ARCH_KEY" = arm64 ]; then
+	UMAKE=(ARCH=arm64 SYSROOT="$CACHE/sysroot/arm64")
+	# TCG emulates arm64 about 2x slower than x86_64 here.
+	TIMEOUT=${SM_TIMEOUT:-1800}
 fi
 EXPECTED_SKIPS=$TOP/userspace-test/expected-skips.txt
 skipped=0
@@ -83,7 +94,7 @@ if [ "${SM_NO_BUILD:-0}" != 1 ]; then
 		verdict FAIL 0 1 0 "no userspace-test/Makefile"
 		exit 1
 	fi
-	if ! make -C "$TOP/userspace-test" all; then
+	if ! make -C "$TOP/userspace-test" "${UMAKE[@]}" all; then
 		verdict FAIL 0 1 0 "userspace-test build failed"
 		exit 1
 	fi
@@ -101,7 +112,11 @@ if [ ! -f "$VMLINUZ" ]; then
 fi
 # no_console_suspend: an oops while hibernation images are made in the
 # guest (test_hibernate.c) would otherwise never reach the serial log.
-APPEND="console=ttyS0 panic=-1 quiet no_console_suspend sm.mode=$MODE"
+CONSOLE=ttyS0
+[ "$ARCH_KEY" = arm64 ] && CONSOLE=ttyAMA0
+APPEND="console=$CONSOLE panic=-1 quiet no_console_suspend sm.mode=$MODE"
+# arm64 has one direct-map method (module/README.md).
+[ "$ARCH_KEY" = arm64 ] && APPEND="$APPEND sm.methods=kernel"
 case $SERIES in
 6.1|6.1-*|debug)
 	APPEND="$APPEND secretmem.enable=1"   # memfd_secret is off by default on 6.1
@@ -109,7 +124,9 @@ case $SERIES in
 esac
 APPEND="$APPEND ${SM_APPEND:-}"
 
-QEMU=(qemu-system-x86_64 -accel "tcg,thread=multi" -cpu max -smp "$SMP" -m "$MEM"
+QEMU=(qemu-system-x86_64)
+[ "$ARCH_KEY" = arm64 ] && QEMU=(qemu-system-aarch64 -M virt)
+QEMU+=(-accel "tcg,thread=multi" -cpu max -smp "$SMP" -m "$MEM"
       -nographic -no-reboot -kernel "$VMLINUZ" -initrd "$INITRD" -append "$APPEND")
 
 echo "run.sh: booting $(cat "$KDIR/kver") mode=$MODE (timeout ${TIMEOUT}s)" >&2
