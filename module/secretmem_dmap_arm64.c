@@ -178,12 +178,12 @@ static int sm_kernel_method_init(void)
 	unsigned long def = sm_resolve("set_direct_map_default_noflush");
 
 	if (!inv || !def) {
-		pr_err("the kernel's linear-map helpers were not found (kprobes %s): refusing to load\n",
+		pr_err("the kernel's linear-map helpers were not found (kprobes %s)\n",
 		       IS_ENABLED(CONFIG_KPROBES) ? "on" : "off");
 		return -ENOENT;
 	}
 	if (!sm_indirect_call_safe(inv) || !sm_indirect_call_safe(def)) {
-		pr_err("BTI is enforced and the kernel's linear-map helpers have no landing pad: refusing to load\n");
+		pr_err("BTI is enforced and the kernel's linear-map helpers have no landing pad: calling them would oops\n");
 		return -EPERM;
 	}
 	sm_set_invalid = (void *)inv;
@@ -191,7 +191,7 @@ static int sm_kernel_method_init(void)
 #ifndef SM_HAVE_FREE_UID
 	inv = sm_resolve("free_uid");
 	if (!inv || !sm_indirect_call_safe(inv)) {
-		pr_err("free_uid() is not exported and cannot be called: refusing to load\n");
+		pr_err("free_uid() is not exported and cannot be called\n");
 		return -EOPNOTSUPP;
 	}
 	sm_free_uid_fn = (void *)inv;
@@ -542,7 +542,7 @@ int sm_dmap_init(const char *method)
 	sm_selftest = false;
 	if (ret) {
 		sm_ready = false;
-		pr_err("cannot take pages out of the linear map (is it mapped with blocks, e.g. rodata=on instead of rodata=full?): refusing to load\n");
+		pr_err("a page taken out of the linear map can still be read: the linear map is not page-granular (rodata=on instead of rodata=full?)\n");
 		return -EOPNOTSUPP;
 	}
 	sm_linear_pages = true;

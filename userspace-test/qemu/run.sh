@@ -7,7 +7,8 @@
 #   KEY     SERIES (amd64 flavour), SERIES-cloud, SERIES-rt or SERIES-arm64,
 #           SERIES one of 5.10, 6.1, 6.12, 7.2 (lib.sh; arm64: 6.1, 6.12);
 #           or debug (6.1 + KASAN/lockdep, built by debug-kernel.sh)
-#   MODE    check | demo | bench | shell
+#   MODE    check | demo | bench | shell | refuse (arm64: booted with
+#           rodata=on, the module must refuse to load: fail closed)
 # Env:
 #   SM_APPEND   extra kernel command-line arguments (e.g. "sm.methods=pte")
 #   SM_MEM      guest memory (default 512M, debug: 1024M)
@@ -65,7 +66,11 @@ LOG=$LOGDIR/$SERIES-$MODE.log
 RESULT=$LOGDIR/$SERIES-$MODE.result
 INITRD=$CACHE/initramfs/$SERIES.cpio.gz
 
-case $MODE in check|demo|bench|shell) ;; *) echo "run.sh: unknown mode '$MODE'" >&2; exit 2 ;; esac
+case $MODE in check|demo|bench|shell|refuse) ;; *) echo "run.sh: unknown mode '$MODE'" >&2; exit 2 ;; esac
+if [ "$MODE" = refuse ] && [ "$ARCH_KEY" != arm64 ]; then
+	echo "run.sh: mode refuse needs an arm64 key (rodata=on leaves the linear map in blocks)" >&2
+	exit 2
+fi
 
 mkdir -p "$LOGDIR"
 rm -f "$RESULT"
@@ -122,6 +127,11 @@ case $SERIES in
 	APPEND="$APPEND secretmem.enable=1"   # memfd_secret is off by default on 6.1
 	;;
 esac
+# refuse: a linear map of block mappings, where the kernel's helpers do
+# nothing (can_set_direct_map() false, arch/arm64/mm/pageattr.c): rodata=on
+# instead of Debian's default full, and KFENCE's early pool (6.12 has
+# KFENCE; a late pool alone makes can_set_direct_map() true).
+[ "$MODE" = refuse ] && APPEND="$APPEND rodata=on kfence.sample_interval=100"
 APPEND="$APPEND ${SM_APPEND:-}"
 
 QEMU=(qemu-system-x86_64)
@@ -206,6 +216,14 @@ if [ "$MODE" = check ]; then
 			    !((series, "*", n) in ok) && !(("*", "*", n) in ok))
 				print "method " m ": " $0
 		}' FS='\t' "$EXPECTED_SKIPS" FS=' ' - <<<"$clean")
+fi
+
+if [ "$MODE" = refuse ]; then
+	if grep -q '^SM-REFUSED ' <<<"$clean"; then
+		passed=1
+	else
+		fails+=("the module did not refuse to load in a refuse run")
+	fi
 fi
 
 # Kernel splats in the guest's dmesg dump.
