@@ -133,6 +133,8 @@ extern unsigned int *sm_skip_count;
 #define SM_ARCH_UNCACHED	0
 #define SM_ARCH_ID		SECRETMEM_ARCH_ARM64
 #endif
+/* A flag value SET_FLAGS accepts here other than the default: UNCACHED on x86, else only 0. */
+#define SM_FLAG_SETTABLE	(SM_ARCH_UNCACHED ? SECRETMEM_FLAG_UNCACHED : 0ULL)
 #define UNCACHED_OR_SKIP() do {						\
 	if (!SM_ARCH_UNCACHED)						\
 		SKIP("SECRETMEM_FLAG_UNCACHED is x86 only (EOPNOTSUPP here)"); \
