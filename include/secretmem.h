@@ -47,17 +47,18 @@
 #define SECRETMEM_PLAT_MITIGATIONS_OFF	(1ULL << 4) /* booted with mitigations=off */
 #define SECRETMEM_PLAT_IBT		(1ULL << 5) /* CPU enforces indirect branch tracking */
 /* Since version 3. */
-#define SECRETMEM_PLAT_LINEAR_MAP_PAGES	(1ULL << 6) /* arm64: linear map page-granular, removal works */
+#define SECRETMEM_PLAT_LINEAR_MAP_PAGES	(1ULL << 6) /* arm64: linear map page-granular */
 #define SECRETMEM_PLAT_BTI		(1ULL << 7) /* arm64: kernel enforces BTI (landing pads) */
 #define SECRETMEM_PLAT_MTE		(1ULL << 8) /* arm64: CPU has MTE and the kernel uses it */
-#define SECRETMEM_PLAT_KPTI		(1ULL << 9) /* kernel unmapped while user space runs (PTI/KPTI) */
+#define SECRETMEM_PLAT_KPTI		(1ULL << 9) /* kernel unmapped in user mode (PTI) */
 
 /* The module's architecture (.arch, since version 3; 0 from older modules). */
 #define SECRETMEM_ARCH_X86_64		1
 #define SECRETMEM_ARCH_ARM64		2
 
 /* Per-fd flags (SECRETMEM_IOC_SET_FLAGS). */
-#define SECRETMEM_FLAG_UNCACHED		(1ULL << 0) /* map this fd's pages uncached (x86; else EOPNOTSUPP) */
+/* Map this fd's pages uncached: x86 only, elsewhere SET_FLAGS fails with EOPNOTSUPP. */
+#define SECRETMEM_FLAG_UNCACHED		(1ULL << 0)
 #define SECRETMEM_FLAGS_ALL		SECRETMEM_FLAG_UNCACHED
 
 /*
