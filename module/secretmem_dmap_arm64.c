@@ -239,14 +239,16 @@ void sm_dmap_flush(void)
 }
 
 /*
- * Put @page back.  An error means it is not back: the helper failed, or
- * the page still does not read (someone else changed its entry, or it was
- * never ours to restore).
+ * Put @page back, always through the kernel's helper, as
+ * secretmem_free_folio() does (it is idempotent: valid, writable, not
+ * read-only).  Whether the page reads is no guide beforehand: until the
+ * batch's flush (a removal that fails part way is rolled back before it),
+ * a stale TLB entry still reads a page whose entry is already invalid.
+ * Afterwards it is: the entry is valid again, so a read that faults means
+ * the page is not back (the helper failed or someone else changed it).
  */
 static int sm_page_restore(struct page *page)
 {
-	if (sm_page_readable(page))
-		return 0;	/* a helper that did nothing at removal left it */
 	if (sm_set_default(page))
 		return -EFAULT;
 	return sm_page_readable(page) ? 0 : -EFAULT;
