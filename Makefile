@@ -9,8 +9,9 @@
 #   make deps     install what the host needs (apt-get)
 #   make check    the whole suite (userspace-test/check.sh): lint; DKMS on
 #                 every series and flavour; boot Debian 5.10, 6.1, 6.12, 7.2,
-#                 6.1-rt and a debug 6.1 in QEMU, run the Check suite and
-#                 stress; ends "N passed, M failed, K skipped"
+#                 6.1-rt, arm64 6.1 and 6.12 (and each with rodata=on: the
+#                 module must refuse) and a debug 6.1 in QEMU, run the Check
+#                 suite and stress; ends "N passed, M failed, K skipped"
 #   make check-debug  the suite on the debug kernel only
 #   make demo     run userspace-test/build/demo on 6.1
 #   make bench    run userspace-test/build/bench on 6.1 and 6.12
