@@ -167,7 +167,7 @@ if ! grep -q '^SM-DONE' <<<"$clean"; then
 	fails+=("guest never reached SM-DONE (crash, panic or hang)")
 	while IFS= read -r l; do
 		fails+=("  console: $l")
-	done < <(grep -E "Kernel panic|BUG:|Oops|general protection fault|RIP:" <<<"$clean" | head -n 10 || true)
+	done < <(grep -E "Kernel panic|BUG:|Oops|general protection fault|RIP:|pc :" <<<"$clean" | head -n 10 || true)
 fi
 while IFS= read -r l; do
 	fails+=("guest: $l")
@@ -237,7 +237,8 @@ dmesg_text=$(sed -n '/^SM-DMESG-BEGIN/,/^SM-DMESG-END/p' <<<"$clean" | grep -vE 
 	awk '/expected OOM kills begin/ { in_oom = 1 } /expected OOM kills end/ { in_oom = 0 }
 	     in_oom && /invoked oom-killer/ { skip = 1 }
 	     !skip { print } skip && /Killed process/ { skip = 0 }' || true)
-SPLAT='BUG:|WARNING:|Oops|KASAN|lockdep|possible circular locking|general protection fault|Call Trace|kernel BUG|UBSAN|hung_task|blocked for more than'
+# "Call trace:" is arm64's spelling of x86's "Call Trace:".
+SPLAT='BUG:|WARNING:|Oops|KASAN|lockdep|possible circular locking|general protection fault|Call Trace|Call trace|kernel BUG|UBSAN|hung_task|blocked for more than'
 if grep -qE "$SPLAT" <<<"$dmesg_text"; then
 	fails+=("kernel splat in dmesg:")
 	while IFS= read -r l; do
