@@ -84,6 +84,8 @@ struct secretmem_info {
 
 /* Smallest .size accepted: up to and including .platform. */
 #define SECRETMEM_INFO_SIZE_V1	24
+/* The struct of versions 1 and 2: up to and including .page_size. */
+#define SECRETMEM_INFO_SIZE_V2	64
 
 /*
  * ioctl numbers, magic 0xB7.  The size field of GET_INFO's number is frozen

@@ -416,6 +416,30 @@ SM_TEST(test_get_info_size_v1_exact)
 }
 END_TEST
 
+/* A caller built against version 2 (no .arch): gets its 64 bytes, nothing more. */
+SM_TEST(test_get_info_size_v2_exact)
+{
+	uint8_t buf[sizeof(struct secretmem_info) + 64];
+	struct secretmem_info *info = (struct secretmem_info *)buf;
+	size_t j;
+	int fd = dev_open();
+
+	ck_assert(offsetof(struct secretmem_info, arch) == SECRETMEM_INFO_SIZE_V2);
+	memset(buf, 0xaa, sizeof(buf));
+	info->size = SECRETMEM_INFO_SIZE_V2;
+	ck_assert_msg(!ioctl(fd, SECRETMEM_IOC_GET_INFO, buf),
+		      "GET_INFO with .size %d: %s", SECRETMEM_INFO_SIZE_V2, strerror(errno));
+	close(fd);
+	ck_assert_msg(info->size == SECRETMEM_INFO_SIZE_V2, ".size %u, expected %d",
+		      info->size, SECRETMEM_INFO_SIZE_V2);
+	ck_assert_msg(info->page_size == PAGE_SZ, "page_size %llu",
+		      (unsigned long long)info->page_size);
+	for (j = SECRETMEM_INFO_SIZE_V2; j < sizeof(buf); j++)
+		ck_assert_msg(buf[j] == 0xaa, "byte %zu (past .size %d) was written: 0x%02x",
+			      j, SECRETMEM_INFO_SIZE_V2, buf[j]);
+}
+END_TEST
+
 /* A caller struct of @usize bytes: what we know is filled, the rest zeroed. */
 static void larger_struct_case(int fd, uint32_t usize)
 {
