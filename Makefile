@@ -6,12 +6,14 @@
 #                 (and the OpenSSL preload where lib/ has it)
 #   make ko SERIES=<5.10|6.1|6.12|7.2> [FLAVOUR=<amd64|cloud-amd64|rt-amd64>]
 #                 the module for the newest Debian kernel of that series; the
-#                 last line is the .ko's path
+#                 last line is the .ko's path.  ARCH=arm64 (SERIES 6.1 or 6.12):
+#                 cross-built for Debian's arm64 kernel (FLAVOUR arm64)
 #   make deps     install what the host needs (apt-get)
 #   make check    the whole suite (userspace-test/check.sh): lint; DKMS on
 #                 every series and flavour; boot Debian 5.10, 6.1, 6.12, 7.2,
-#                 6.1-rt and a debug 6.1 in QEMU, run the Check suite and
-#                 stress; ends "N passed, M failed, K skipped"
+#                 6.1-rt, arm64 6.1 and 6.12 (and each with rodata=on: the
+#                 module must refuse) and a debug 6.1 in QEMU, run the Check
+#                 suite and stress; ends "N passed, M failed, K skipped"
 #   make check-debug  the suite on the debug kernel only
 #   make demo     run userspace-test/build/demo on 6.1
 #   make bench    run userspace-test/build/bench on 5.10, 6.1, 6.12 and 7.2
@@ -64,13 +66,16 @@ deps:
 # make ko SERIES=<5.10|6.1|6.12|7.2> [FLAVOUR=<amd64|cloud-amd64|rt-amd64>]:
 # the module for the newest kernel of that series and flavour (in a chroot
 # where the host cannot build it); the last line is the .ko's path.
-FLAVOUR ?= amd64
+# ARCH=arm64 (or aarch64) picks the arm64 flavour: cross-built here.
+FLAVOUR ?= $(if $(filter arm64 aarch64,$(ARCH)),arm64,amd64)
 ko:
 	@case "$(SERIES)" in 5.10|6.1|6.12|7.2) ;; \
 	*) echo "make ko: SERIES=5.10, 6.1, 6.12 or 7.2 (got '$(SERIES)')" >&2; exit 2 ;; esac
+	@case "$(ARCH):$(FLAVOUR)" in :*|x86*:*amd64|x86_64:*amd64|arm64:arm64|aarch64:arm64) ;; \
+	*) echo "make ko: ARCH=$(ARCH) does not go with FLAVOUR=$(FLAVOUR)" >&2; exit 2 ;; esac
 	@key=$$(bash -c '. $(QEMU_DIR)/lib.sh && kernel_key "$(SERIES)" "$(FLAVOUR)"') && \
 	$(QEMU_DIR)/fetch.sh "$$key" && \
-	$(QEMU_DIR)/build-module.sh "$$key"
+	env -u ARCH -u MAKEFLAGS $(QEMU_DIR)/build-module.sh "$$key"
 
 # The debug kernel (cached in .cache/kernels/debug) and the suite on it alone.
 debug-kernel:
@@ -98,9 +103,11 @@ bench:
 	exit $$rc
 
 # checkpatch (from Debian's linux-source-6.1), sparse and a warning-free
-# compile against both kernels' headers, shellcheck on the scripts; the
-# library: a fresh -Werror build and cppcheck.
+# compile against both kernels' headers, the same (sparse, warning-free
+# cross build) against both arm64 header sets, shellcheck on the scripts;
+# the library: a fresh -Werror build and cppcheck.
 CHECKPATCH_DIR := $(SM_CACHE)/checkpatch
+LINT_CROSS ?= 6.1-arm64 6.12-arm64
 lint: deps
 	shellcheck -x $(QEMU_DIR)/*.sh .ci/run userspace-test/dkms/test-dkms.sh userspace-test/check.sh
 	shellcheck -s sh $(QEMU_DIR)/init module/conftest.sh \
@@ -118,6 +125,16 @@ lint: deps
 		$(MAKE) -C module lint KDIR="$$(cat $(SM_CACHE)/kernels/$$s/kdir)" \
 			CHECKPATCH=$(CHECKPATCH_DIR)/scripts/checkpatch.pl || exit 1; \
 		$(MAKE) -C module clean KDIR="$$(cat $(SM_CACHE)/kernels/$$s/kdir)"; \
+	done
+	# arm64: sparse and a warning-free cross build against each arm64
+	# header set (conftest.sh runs with the same ARCH and CROSS_COMPILE).
+	$(QEMU_DIR)/fetch.sh $(LINT_CROSS)
+	for k in $(LINT_CROSS); do \
+		$(MAKE) -C module lint KDIR="$$(cat $(SM_CACHE)/kernels/$$k/kdir)" \
+			ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- \
+			CHECKPATCH=$(CHECKPATCH_DIR)/scripts/checkpatch.pl || exit 1; \
+		$(MAKE) -C module clean KDIR="$$(cat $(SM_CACHE)/kernels/$$k/kdir)" \
+			ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-; \
 	done
 
 clean:

@@ -14,9 +14,10 @@
  * Version of this interface; bumped when something is added.  2: the ioctl
  * numbers of 0.2 (GET_INFO's number no longer encodes the struct's size;
  * SET_FLAGS takes a pointer, under a new number).  Version 1 was never
- * released as stable; its SET_FLAGS number now gets ENOTTY.
+ * released as stable; its SET_FLAGS number now gets ENOTTY.  3: arm64
+ * (.arch, the SECRETMEM_PLAT_ bits from LINEAR_MAP_PAGES on).
  */
-#define SECRETMEM_UAPI_VERSION	2
+#define SECRETMEM_UAPI_VERSION	3
 
 /* Device node created by the module (misc device, mode 0666). */
 #define SECRETMEM_DEVICE_NAME	"secretmem"
@@ -45,9 +46,19 @@
 #define SECRETMEM_PLAT_MDS		(1ULL << 3) /* CPU affected by MDS */
 #define SECRETMEM_PLAT_MITIGATIONS_OFF	(1ULL << 4) /* booted with mitigations=off */
 #define SECRETMEM_PLAT_IBT		(1ULL << 5) /* CPU enforces indirect branch tracking */
+/* Since version 3. */
+#define SECRETMEM_PLAT_LINEAR_MAP_PAGES	(1ULL << 6) /* arm64: linear map page-granular */
+#define SECRETMEM_PLAT_BTI		(1ULL << 7) /* arm64: kernel enforces BTI (landing pads) */
+#define SECRETMEM_PLAT_MTE		(1ULL << 8) /* arm64: CPU has MTE and the kernel uses it */
+#define SECRETMEM_PLAT_KPTI		(1ULL << 9) /* kernel unmapped in user mode (PTI) */
+
+/* The module's architecture (.arch, since version 3; 0 from older modules). */
+#define SECRETMEM_ARCH_X86_64		1
+#define SECRETMEM_ARCH_ARM64		2
 
 /* Per-fd flags (SECRETMEM_IOC_SET_FLAGS). */
-#define SECRETMEM_FLAG_UNCACHED		(1ULL << 0) /* map this fd's pages uncached (x86) */
+/* Map this fd's pages uncached: x86 only, elsewhere SET_FLAGS fails with EOPNOTSUPP. */
+#define SECRETMEM_FLAG_UNCACHED		(1ULL << 0)
 #define SECRETMEM_FLAGS_ALL		SECRETMEM_FLAG_UNCACHED
 
 /*
@@ -66,10 +77,15 @@ struct secretmem_info {
 	__u64 memlock_left;	/* RLIMIT_MEMLOCK bytes left; ~0: unlimited */
 	__u64 max_bytes;	/* module-wide cap (max_pages) in bytes */
 	__u64 page_size;	/* granule of a mapping */
+	/* Since version 3 (a caller's .size may end before, or here). */
+	__u32 arch;		/* SECRETMEM_ARCH_* */
+	__u32 reserved;		/* 0 */
 };
 
 /* Smallest .size accepted: up to and including .platform. */
 #define SECRETMEM_INFO_SIZE_V1	24
+/* The struct of versions 1 and 2: up to and including .page_size. */
+#define SECRETMEM_INFO_SIZE_V2	64
 
 /*
  * ioctl numbers, magic 0xB7.  The size field of GET_INFO's number is frozen

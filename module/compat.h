@@ -11,8 +11,10 @@
 #include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
-#include <asm/msr.h>
 #include <asm/tlbflush.h>
+#ifdef CONFIG_X86
+#include <asm/msr.h>
+#endif
 
 /*
  * Feature macros come from compat_autoconf.h, which conftest.sh writes by
@@ -75,6 +77,7 @@ static inline bool cc_platform_has(int attr)
 }
 #endif
 
+#ifdef CONFIG_X86
 /* rdmsrl_safe() is rdmsrq_safe() since 6.16. */
 static inline int sm_rdmsr_safe(u32 msr, u64 *val)
 {
@@ -84,6 +87,7 @@ static inline int sm_rdmsr_safe(u32 msr, u64 *val)
 	return rdmsrl_safe(msr, val);
 #endif
 }
+#endif
 
 /*
  * 5.10 does not export free_uid(): secretmem_dmap.c finds it by a kprobe at

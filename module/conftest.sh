@@ -2,16 +2,23 @@
 # SPDX-License-Identifier: GPL-2.0
 # conftest.sh - decides kernel features by compiling tests against KDIR.
 #
-# usage: conftest.sh KDIR OUTPUT.h
+# usage: [ARCH=A CROSS_COMPILE=P] conftest.sh KDIR OUTPUT.h
 # Each test is a tiny module source; if it builds against the kernel's
 # headers, the feature macro is defined.  OUTPUT.h is rewritten only when
 # its content changes, so an unchanged kernel does not rebuild the module.
+# ARCH and CROSS_COMPILE (from the environment; module/Makefile passes its
+# own) go to every test build, so a cross build tests with the cross
+# compiler.  A first test that must build (SM_CONFTEST_SANE) tells a
+# broken compiler or setup from a missing feature: if it fails, conftest.sh
+# fails loudly with its log instead of reporting every feature absent.
 set -eu
 
 kdir=$1
 out=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+arch=${ARCH:-}
+cross=${CROSS_COMPILE:-}
 
 # test_feature NAME C-BODY: build a module whose one function holds C-BODY,
 # in the background (the tests are independent; they run in parallel and
@@ -30,7 +37,9 @@ EOT
 	echo "obj-m := conftest.o" >"$dir/Kbuild"
 	echo "$name" >>"$tmp/order"
 	(
-		if make -s -C "$kdir" M="$dir" CONFIG_DEBUG_INFO_BTF_MODULES= modules \
+		# shellcheck disable=SC2086 # empty: no argument at all
+		if make -s -C "$kdir" M="$dir" CONFIG_DEBUG_INFO_BTF_MODULES= \
+			${arch:+ARCH=$arch} ${cross:+CROSS_COMPILE=$cross} modules \
 			>"$dir/log" 2>&1; then
 			echo "#define $name 1"
 		else
@@ -38,6 +47,18 @@ EOT
 		fi >"$dir/result"
 	) &
 }
+
+# The sanity test: what every kernel since 2.6 builds.  Run first and alone.
+test_feature SM_CONFTEST_SANE 'int conftest(void) { return PAGE_SIZE > 0; }'
+wait
+if ! grep -q '^#define' "$tmp/SM_CONFTEST_SANE/result"; then
+	echo "conftest.sh: a trivial module does not build against $kdir" \
+		"(ARCH=${ARCH:-} CROSS_COMPILE=${CROSS_COMPILE:-}): the compiler or the" \
+		"headers are broken, not a feature missing:" >&2
+	cat "$tmp/SM_CONFTEST_SANE/log" >&2
+	exit 1
+fi
+: >"$tmp/order"
 
 {
 	# vm_flags_set(): 6.3 and later.

@@ -72,7 +72,10 @@ struct sm_faults {
 
 extern struct sm_faults sm_faults;
 
-/* secretmem_dmap.c: the direct-map layer. */
+/*
+ * The direct-map layer, one file per architecture (Kbuild picks it):
+ * secretmem_dmap_x86.c, secretmem_dmap_arm64.c.
+ */
 int sm_dmap_init(const char *method);
 const char *sm_dmap_method_name(void);
 int sm_dmap_remove(struct sm_chunk *chunks, unsigned int nr);
@@ -84,6 +87,15 @@ bool sm_dmap_has_alias(struct page *page, unsigned int order);
 bool sm_dmap_chunk_is_pmd(struct page *page);
 void sm_chunk_lose(struct sm_chunk *chunk, const char *why);
 unsigned long sm_dmap_retry_lost(void);
+#ifdef CONFIG_ARM64
+/* SECRETMEM_PLAT_ bits only the arm64 layer knows. */
+u64 sm_dmap_arch_platform(void);
+#else
+static inline u64 sm_dmap_arch_platform(void)
+{
+	return 0;
+}
+#endif
 
 /* secretmem_pool.c: zeroed pages kept out of the direct map for reuse. */
 struct sm_pool;

@@ -196,7 +196,11 @@ static u64 sm_platform(void)
 		plat |= SECRETMEM_PLAT_MITIGATIONS_OFF;
 	if (sm_dmap_ibt_enforced())
 		plat |= SECRETMEM_PLAT_IBT;
-	return plat;
+#ifdef CONFIG_X86
+	if (boot_cpu_has(X86_FEATURE_PTI))
+		plat |= SECRETMEM_PLAT_KPTI;
+#endif
+	return plat | sm_dmap_arch_platform();
 }
 
 static long sm_get_info(struct sm_file *smf, void __user *uarg)
@@ -228,6 +232,7 @@ static long sm_get_info(struct sm_file *smf, void __user *uarg)
 	info.memlock_left = sm_memlock_left();
 	info.max_bytes = (u64)READ_ONCE(sm_max_pages) << PAGE_SHIFT;
 	info.page_size = PAGE_SIZE;
+	info.arch = IS_ENABLED(CONFIG_ARM64) ? SECRETMEM_ARCH_ARM64 : SECRETMEM_ARCH_X86_64;
 
 	if (copy_to_user(uarg, &info, n))
 		return -EFAULT;

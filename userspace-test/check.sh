@@ -8,8 +8,10 @@
 # only if every part passed.
 #
 # Usage: userspace-test/check.sh
-# Env:   CHECK_GUESTS  the guests, "KEY[:SM_APPEND words joined by ,]..."
-#                      (default below; the plan is in userspace-test/README.md)
+# Env:   CHECK_GUESTS  the guests, "KEY[/MODE][:SM_APPEND words joined by ,]..."
+#                      (MODE check by default, or refuse: arm64 booted with
+#                      rodata=on, the module must refuse to load; default
+#                      below; the plan is in userspace-test/README.md)
 #        CHECK_DEBUG=0 leave out the debug kernel
 #        SM_CACHE      as everywhere (lib.sh)
 set -uo pipefail
@@ -20,13 +22,17 @@ QEMU_DIR=$SM_TOP/userspace-test/qemu
 LOGS=$SM_CACHE/logs
 # Both methods, full suite and stress on every series' generic kernel; the
 # rt kernel once (PREEMPT_RT); the debug kernel (KASAN, lockdep) last.
-CHECK_GUESTS=${CHECK_GUESTS:-"5.10 6.1 6.12 7.2 6.1-rt"}
+# arm64 (cross-built, qemu-system-aarch64, one method): the suite and
+# stress on 6.1 and 6.12 (about 7 min each under load), and on both the
+# fail-closed boot (rodata=on, about 1 min each).
+CHECK_GUESTS=${CHECK_GUESTS:-"5.10 6.1 6.12 7.2 6.1-rt 6.1-arm64 6.12-arm64 6.1-arm64/refuse 6.12-arm64/refuse"}
 if [ "${CHECK_DEBUG:-1}" = 1 ]; then
 	CHECK_GUESTS="$CHECK_GUESTS debug"
 fi
 
 rc=0
 parts=()
+declare -A result_of=()
 mkdir -p "$LOGS"
 
 # part NAME CMD...: run one part; a part that leaves no result file fails.
@@ -34,7 +40,7 @@ part() {
 	local name=$1 start st=0 r
 	shift
 	parts+=("$name")
-	rm -f "$LOGS/$name-check.result"
+	rm -f "${result_of[$name]:-$LOGS/$name-check.result}"
 	start=$(date +%s)
 	log "=== $name"
 	"$@" || st=$?
@@ -52,9 +58,14 @@ for g in $CHECK_GUESTS; do
 	key=${g%%:*}
 	append=
 	[ "$key" = "$g" ] || append=$(tr ',' ' ' <<<"${g#*:}")
+	mode=check
+	case $key in */*) mode=${key#*/} key=${key%%/*} ;; esac
 	ko=$SM_CACHE/dkms/$key/secretmem_dev.ko
 	if [ -f "$ko" ]; then export SM_KO=$ko; else unset SM_KO; fi
-	part "$key" env SM_APPEND="${SM_APPEND:-} $append" "$QEMU_DIR/run.sh" "$key" check
+	name=$key
+	[ "$mode" = check ] || name=$key-$mode
+	result_of[$name]=$LOGS/$key-$mode.result
+	part "$name" env SM_APPEND="${SM_APPEND:-} $append" "$QEMU_DIR/run.sh" "$key" "$mode"
 done
 
 # ------------------------------------------------------------ the counting
@@ -66,7 +77,7 @@ passed=0
 failed=0
 skipped=0
 for p in "${parts[@]}"; do
-	r=$LOGS/$p-check.result
+	r=${result_of[$p]:-$LOGS/$p-check.result}
 	if [ -f "$r" ]; then
 		# "<part> check PASS|FAIL <passed> <failed> <secs> [<skipped>]"
 		read -r _ _ v np nf t ns _ <"$r"

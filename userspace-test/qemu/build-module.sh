@@ -6,7 +6,7 @@
 # compiler cannot build for (lib.sh chroot_for: 7.2) are built in a chroot
 # of their Debian release.  The build must be warning-free.
 #
-# Usage: userspace-test/qemu/build-module.sh KEY   (5.10, 6.1-rt, 7.2-cloud, debug, ...)
+# Usage: userspace-test/qemu/build-module.sh KEY   (5.10, 6.1-rt, 7.2-cloud, 6.12-arm64, debug, ...)
 # Env:   SM_CACHE  cache directory (default: /var/cache/secretmem for root, else <repo>/.cache)
 # Result: $SM_CACHE/build/<key>/module/secretmem_dev.ko (its path is the last line on stdout),
 #         and the test-only probe $SM_CACHE/build/<key>/kmod/sm_dmapprobe.ko
@@ -40,7 +40,17 @@ tar -C "$SM_TOP" -cf - \
 rel=
 [ "$KEY" = debug ] || rel=$(chroot_for "$(key_series "$KEY")")
 log "$KEY against $KDIR${rel:+ (in the $rel chroot)}"
-cmd=(make -C "$BUILD/module" KDIR="$KDIR" -j"$(nproc)")
+# A key of another architecture (arm64) is cross-built: kbuild and
+# conftest.sh get the same ARCH and CROSS_COMPILE.
+ARCH_KEY=amd64
+[ "$KEY" = debug ] || ARCH_KEY=$(key_arch "$KEY")
+cross=()
+if [ "$ARCH_KEY" != amd64 ]; then
+	cross=(ARCH="$(arch_kbuild "$ARCH_KEY")" CROSS_COMPILE="$(arch_cross "$ARCH_KEY")")
+	command -v "$(arch_cross "$ARCH_KEY")gcc" >/dev/null ||
+		die "no $(arch_cross "$ARCH_KEY")gcc: run make deps (gcc-aarch64-linux-gnu)"
+fi
+cmd=(make -C "$BUILD/module" KDIR="$KDIR" "${cross[@]}" -j"$(nproc)")
 if [ -n "$rel" ]; then
 	chroot_ensure "$rel" || die "cannot make the $rel chroot"
 	run() { chroot_run "$rel" "$@"; }
@@ -61,7 +71,9 @@ log "$BUILD/module/secretmem_dev.ko"
 
 # The test-only direct-map probe: a failed build is a warning (the tests that
 # need it skip without it), never an install.
-if [ -d "$SM_TOP/userspace-test/kmod" ]; then
+if [ "$ARCH_KEY" != amd64 ]; then
+	log "sm_dmapprobe reads x86 page-table entries: not built for $ARCH_KEY"
+elif [ -d "$SM_TOP/userspace-test/kmod" ]; then
 	mkdir -p "$BUILD/kmod"
 	cp "$SM_TOP"/userspace-test/kmod/{Kbuild,Makefile,*.c} "$BUILD/kmod/"
 	if run make -C "$BUILD/kmod" KDIR="$KDIR" >&2 && [ -f "$BUILD/kmod/sm_dmapprobe.ko" ]; then

@@ -19,8 +19,11 @@
 #   6.1   6.1.0-NN-FLAVOUR         bookworm (the host's apt)
 #   6.12  6.12.NN+deb12-FLAVOUR    bookworm (the host's apt)
 #   7.2   7.2.NN+deb14-FLAVOUR     sid (private apt)
-# Flavours: amd64 (default), cloud-amd64, rt-amd64.  A "key" names one
-# kernel in the cache: SERIES for amd64, SERIES-cloud, SERIES-rt, or "debug".
+# Flavours: amd64 (default), cloud-amd64, rt-amd64, and arm64 (6.1, 6.12:
+# bookworm through a private apt state of architecture arm64; the host's
+# dpkg architectures are never changed).  A "key" names one kernel in the
+# cache: SERIES for amd64, SERIES-cloud, SERIES-rt, SERIES-arm64, or "debug".
+# key_arch KEY says which architecture it is built for and boots on.
 # shellcheck shell=bash
 
 SM_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -38,7 +41,7 @@ die() { echo "$SM_PROG: ERROR: $*" >&2; exit 1; }
 # ------------------------------------------------------------------ host apt
 # Everything the rig, the lint and the DKMS test need on the host (make deps).
 # shellcheck disable=SC2034 # used by the Makefile's deps target
-HOST_PKGS=(qemu-system-x86 busybox-static check dwarves cpio kmod gcc make libsodium-dev cppcheck
+HOST_PKGS=(qemu-system-x86 qemu-system-arm gcc-aarch64-linux-gnu busybox-static check dwarves cpio kmod gcc make libsodium-dev cppcheck
 	   libelf-dev libssl-dev bc flex bison xz-utils zstd openssl dkms sparse
 	   shellcheck linux-source-6.1 mmdebstrap build-essential)
 
@@ -98,16 +101,23 @@ papt_opts() {
 		-o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache" \
 		-o "Dir::State::status=$d/status" -o Acquire::Check-Valid-Until=false \
 		-o APT::Get::List-Cleanup=0
+	# RELEASE-ARCH: that release's packages of another architecture only.
+	case $1 in
+	*-arm64) printf '%s\n' -o APT::Architecture=arm64 -o APT::Architectures::=arm64 ;;
+	esac
 }
 
 # release_sources RELEASE: its sources.list lines (the private apt state's
-# and the chroot's): bullseye with bullseye-security, sid.
+# and the chroot's): bullseye with bullseye-security, sid, and bookworm
+# (with -updates and -security) for the arm64 kernels.
 release_sources() {
 	local m
 	m=$(sm_mirror)
 	[ -n "$m" ] || m=http://deb.debian.org/debian
 	case $1 in
 	bullseye) printf '%s\n' "deb $m bullseye main" "deb ${m%/debian}/debian-security bullseye-security main" ;;
+	bookworm-arm64) printf '%s\n' "deb $m bookworm main" "deb $m bookworm-updates main" \
+		"deb ${m%/debian}/debian-security bookworm-security main" ;;
 	sid) echo "deb $m sid main" ;;
 	*) die "no apt sources for release '$1'" ;;
 	esac
@@ -150,7 +160,13 @@ kernel_key() {
 	amd64) echo "$s" ;;
 	cloud-amd64) echo "$s-cloud" ;;
 	rt-amd64) echo "$s-rt" ;;
-	*) die "unknown flavour '$f' (amd64, cloud-amd64, rt-amd64)" ;;
+	arm64)
+		case $s in
+		6.1|6.12) echo "$s-arm64" ;;
+		*) die "no arm64 kernel key for series '$s' (6.1, 6.12)" ;;
+		esac
+		;;
+	*) die "unknown flavour '$f' (amd64, cloud-amd64, rt-amd64, arm64)" ;;
 	esac
 }
 
@@ -160,21 +176,53 @@ key_flavour() {
 	case $1 in
 	*-cloud) echo cloud-amd64 ;;
 	*-rt) echo rt-amd64 ;;
+	*-arm64) echo arm64 ;;
 	*) echo amd64 ;;
 	esac
 }
 
-# series_release SERIES: the Debian release whose archive has it ("" = host).
-series_release() {
+# key_arch KEY: the Debian architecture of that kernel (amd64, arm64).
+key_arch() {
 	case $1 in
-	5.10) echo bullseye ;;
-	6.1|6.12) echo "" ;;
-	7.2) echo sid ;;
-	*) die "unknown series '$1' (5.10, 6.1, 6.12, 7.2)" ;;
+	*-arm64) echo arm64 ;;
+	*) echo amd64 ;;
 	esac
 }
 
-# sapt SERIES apt-get|apt-cache ARGS...: apt of the series' release.
+# arch_cross ARCH: the CROSS_COMPILE prefix for ARCH on this amd64 host.
+arch_cross() {
+	case $1 in
+	amd64) echo "" ;;
+	arm64) echo aarch64-linux-gnu- ;;
+	*) die "unknown architecture '$1'" ;;
+	esac
+}
+
+# arch_kbuild ARCH: the ARCH= of kbuild for a Debian architecture.
+arch_kbuild() {
+	case $1 in
+	amd64) echo x86 ;;
+	arm64) echo arm64 ;;
+	*) die "unknown architecture '$1'" ;;
+	esac
+}
+
+# series_release SERIES|KEY: the Debian release whose archive has it
+# ("" = host); an arm64 key's is a private state of that architecture.
+series_release() {
+	local s
+	s=$(key_series "$1")
+	case $(key_arch "$1"):$s in
+	arm64:6.1|arm64:6.12) echo bookworm-arm64 ;;
+	arm64:*) die "no arm64 kernels of series '$s'" ;;
+	*:5.10) echo bullseye ;;
+	*:6.1|*:6.12) echo "" ;;
+	*:7.2) echo sid ;;
+	*) die "unknown series '$s' (5.10, 6.1, 6.12, 7.2)" ;;
+	esac
+}
+
+# sapt SERIES|KEY apt-get|apt-cache ARGS...: apt of the key's release.
 sapt() {
 	local rel
 	rel=$(series_release "$1")
@@ -195,7 +243,7 @@ series_headers_re() {
 	esac
 }
 
-# kernel_apt_ready SERIES: package lists of the series' release are there.
+# kernel_apt_ready SERIES|KEY: package lists of the key's release are there.
 kernel_apt_ready() {
 	local rel
 	rel=$(series_release "$1")
@@ -208,28 +256,32 @@ kernel_apt_ready() {
 
 # kernel_release SERIES [FLAVOUR]: the newest kernel release (uname -r).
 kernel_release() {
-	local s=$1 f=${2:-amd64} re v
+	local s=$1 f=${2:-amd64} re v k
+	k=$(kernel_key "$s" "$f")
 	re=$(series_headers_re "$s" "$f")
-	v=$(sapt "$s" apt-cache pkgnames linux-headers- 2>/dev/null | sed -n "s/$re/\1/p" | sort -V | tail -n1)
-	if [ -z "$v" ] && [ -z "$(series_release "$s")" ] && [ "$SM_APT_UPDATED" = 0 ]; then
+	v=$(sapt "$k" apt-cache pkgnames linux-headers- 2>/dev/null | sed -n "s/$re/\1/p" | sort -V | tail -n1)
+	if [ -z "$v" ] && [ -z "$(series_release "$k")" ] && [ "$SM_APT_UPDATED" = 0 ]; then
 		host_apt_update >/dev/null 2>&1 && v=$(kernel_release "$s" "$f")
 	fi
 	echo "$v"
 }
 
-# kernel_pkgs SERIES KVER: the packages to unpack (image with vmlinuz,
+# kernel_pkgs KEY KVER: the packages to unpack (image with vmlinuz,
 # headers, their -common and linux-kbuild), one a line; "A|B": A, else B
 # (the mirror here lacks some -unsigned images; the signed one has the
-# same kernel).
+# same kernel).  A cross key's linux-kbuild (host programs: fixdep,
+# modpost) is the host's own: PKG:amd64, from the host's apt.
 kernel_pkgs() {
-	local s=$1 k=$2
-	case $s in
+	local key=$1 k=$2 kb=
+	[ "$(key_arch "$key")" = amd64 ] || kb=:amd64
+	case $(key_series "$key") in
 	7.2) echo "linux-binary-$k" ;;
 	*) echo "linux-image-$k-unsigned|linux-image-$k" ;;
 	esac
 	echo "linux-headers-$k"
-	sapt "$s" apt-cache depends "linux-headers-$k" 2>/dev/null |
-		sed -n 's/^ *Depends: \(linux-\(headers-[^ ]*-common[^ ]*\|kbuild-[^ ]*\)\)$/\1/p' | sort -u
+	sapt "$key" apt-cache depends "linux-headers-$k" 2>/dev/null |
+		sed -n -e 's/^ *Depends: \(linux-headers-[^ ]*-common[^ ]*\)$/\1/p' \
+			-e "s/^ *Depends: \\(linux-kbuild-[^ ]*\\)\$/\\1$kb/p" | sort -u
 }
 
 # kernel_dir KEY: where fetch.sh unpacked it ({vmlinuz,kdir,kver,root}).

@@ -22,6 +22,16 @@ HERE=$TOP/userspace-test/qemu
 KO=${SM_KO:-$CACHE/build/$SERIES/module/secretmem_dev.ko}
 TESTS=$TOP/userspace-test/build
 BUSYBOX=/bin/busybox
+# A key of another architecture (arm64) takes its busybox from the sysroot
+# fetch.sh unpacked and its tests from userspace-test/build/<arch>/.
+ARCH_KEY=amd64
+[ "$SERIES" = debug ] || ARCH_KEY=$(key_arch "$SERIES")
+CONSOLE_OPTS=(SERIAL_8250 SERIAL_8250_CONSOLE)
+if [ "$ARCH_KEY" != amd64 ]; then
+	TESTS=$TOP/userspace-test/build/$ARCH_KEY
+	BUSYBOX=$CACHE/sysroot/$ARCH_KEY/bin/busybox
+	CONSOLE_OPTS=(SERIAL_AMBA_PL011 SERIAL_AMBA_PL011_CONSOLE)
+fi
 
 
 [ -x "$BUSYBOX" ] || die "no $BUSYBOX (install busybox-static)"
@@ -38,8 +48,7 @@ if [ -z "$CONFIG" ] && [ -f "$CACHE/kernels/$SERIES/kdir" ]; then
 	CONFIG=$(cat "$CACHE/kernels/$SERIES/kdir")/.config
 fi
 if [ -n "$CONFIG" ]; then
-	for opt in SERIAL_8250 SERIAL_8250_CONSOLE DEVTMPFS BLK_DEV_INITRD \
-		   RD_GZIP BINFMT_ELF; do
+	for opt in "${CONSOLE_OPTS[@]}" DEVTMPFS BLK_DEV_INITRD RD_GZIP BINFMT_ELF; do
 		grep -q "^CONFIG_$opt=y" "$CONFIG" \
 			|| die "CONFIG_$opt is not built in ($CONFIG)"
 	done
@@ -59,8 +68,9 @@ chmod 0755 "$STAGE"
 mkdir -p "$STAGE"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,root,etc} \
 	 "$STAGE/lib/modules" "$STAGE/tests"
 cp "$BUSYBOX" "$STAGE/bin/busybox"
-# One symlink per applet, at the place busybox says it belongs.
-"$BUSYBOX" --list-full | while IFS= read -r applet; do
+# One symlink per applet, at the place busybox says it belongs (the host's
+# busybox lists them for a foreign one: same Debian version and config).
+/bin/busybox --list-full | while IFS= read -r applet; do
 	case $applet in
 	bin/busybox|"") continue ;;
 	esac

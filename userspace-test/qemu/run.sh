@@ -4,15 +4,17 @@
 # with the test initramfs, save the serial log and judge the run.
 #
 # Usage: userspace-test/qemu/run.sh KEY MODE
-#   KEY     SERIES (amd64 flavour), SERIES-cloud or SERIES-rt, SERIES one of
-#           5.10, 6.1, 6.12, 7.2 (lib.sh); or debug (6.1 + KASAN/lockdep,
-#           built by debug-kernel.sh)
-#   MODE    check | demo | bench | shell
+#   KEY     SERIES (amd64 flavour), SERIES-cloud, SERIES-rt or SERIES-arm64,
+#           SERIES one of 5.10, 6.1, 6.12, 7.2 (lib.sh; arm64: 6.1, 6.12);
+#           or debug (6.1 + KASAN/lockdep, built by debug-kernel.sh)
+#   MODE    check | demo | bench | shell | refuse (arm64: booted with
+#           rodata=on, the module must refuse to load: fail closed)
 # Env:
 #   SM_APPEND   extra kernel command-line arguments (e.g. "sm.methods=pte")
 #   SM_MEM      guest memory (default 512M, debug: 1024M)
 #   SM_SMP      guest CPUs (default 2)
-#   SM_TIMEOUT  hard limit in seconds for the QEMU run (default 900, debug: 2400)
+#   SM_TIMEOUT  hard limit in seconds for the QEMU run (default 900, arm64: 1800,
+#               debug: 2400)
 #   SM_CACHE    cache directory (default: /var/cache/secretmem for root, else <repo>/.cache)
 #   SM_NO_BUILD set to 1 to skip fetch/module/userspace builds (reuse cache)
 #
@@ -47,6 +49,16 @@ else
 	[ "$(kernel_key "$(key_series "$SERIES")" "$(key_flavour "$SERIES")")" = "$SERIES" ] ||
 		{ echo "run.sh: unknown kernel '$SERIES'" >&2; exit 2; }
 fi
+# The key's architecture: arm64 keys are cross-built and boot in
+# qemu-system-aarch64 (virt board, -cpu max: BTI, PAC, MTE emulated).
+ARCH_KEY=amd64
+[ "$SERIES" = debug ] || ARCH_KEY=$(key_arch "$SERIES")
+UMAKE=()
+if [ "$ARCH_KEY" = arm64 ]; then
+	UMAKE=(ARCH=arm64 SYSROOT="$CACHE/sysroot/arm64")
+	# TCG emulates arm64 about 2x slower than x86_64 here.
+	TIMEOUT=${SM_TIMEOUT:-1800}
+fi
 EXPECTED_SKIPS=$TOP/userspace-test/expected-skips.txt
 skipped=0
 LOGDIR=$CACHE/logs
@@ -54,7 +66,11 @@ LOG=$LOGDIR/$SERIES-$MODE.log
 RESULT=$LOGDIR/$SERIES-$MODE.result
 INITRD=$CACHE/initramfs/$SERIES.cpio.gz
 
-case $MODE in check|demo|bench|shell) ;; *) echo "run.sh: unknown mode '$MODE'" >&2; exit 2 ;; esac
+case $MODE in check|demo|bench|shell|refuse) ;; *) echo "run.sh: unknown mode '$MODE'" >&2; exit 2 ;; esac
+if [ "$MODE" = refuse ] && [ "$ARCH_KEY" != arm64 ]; then
+	echo "run.sh: mode refuse needs an arm64 key (rodata=on leaves the linear map in blocks)" >&2
+	exit 2
+fi
 
 mkdir -p "$LOGDIR"
 rm -f "$RESULT"
@@ -83,7 +99,7 @@ if [ "${SM_NO_BUILD:-0}" != 1 ]; then
 		verdict FAIL 0 1 0 "no userspace-test/Makefile"
 		exit 1
 	fi
-	if ! make -C "$TOP/userspace-test" all; then
+	if ! make -C "$TOP/userspace-test" "${UMAKE[@]}" all; then
 		verdict FAIL 0 1 0 "userspace-test build failed"
 		exit 1
 	fi
@@ -103,15 +119,26 @@ fi
 # guest (test_hibernate.c) would otherwise never reach the serial log.
 # log_buf_len: the dmesg dump at the end must still hold every OOM report
 # the limits tests provoke (each about 10 kB, with the markers before them).
-APPEND="console=ttyS0 panic=-1 quiet no_console_suspend log_buf_len=8M sm.mode=$MODE"
+CONSOLE=ttyS0
+[ "$ARCH_KEY" = arm64 ] && CONSOLE=ttyAMA0
+APPEND="console=$CONSOLE panic=-1 quiet no_console_suspend log_buf_len=8M sm.mode=$MODE"
+# arm64 has one direct-map method (module/README.md).
+[ "$ARCH_KEY" = arm64 ] && APPEND="$APPEND sm.methods=kernel"
 case $SERIES in
 6.1|6.1-*|debug)
 	APPEND="$APPEND secretmem.enable=1"   # memfd_secret is off by default on 6.1
 	;;
 esac
+# refuse: a linear map of block mappings, where the kernel's helpers do
+# nothing (can_set_direct_map() false, arch/arm64/mm/pageattr.c): rodata=on
+# instead of Debian's default full, and KFENCE's early pool (6.12 has
+# KFENCE; a late pool alone makes can_set_direct_map() true).
+[ "$MODE" = refuse ] && APPEND="$APPEND rodata=on kfence.sample_interval=100"
 APPEND="$APPEND ${SM_APPEND:-}"
 
-QEMU=(qemu-system-x86_64 -accel "tcg,thread=multi" -cpu max -smp "$SMP" -m "$MEM"
+QEMU=(qemu-system-x86_64)
+[ "$ARCH_KEY" = arm64 ] && QEMU=(qemu-system-aarch64 -M virt)
+QEMU+=(-accel "tcg,thread=multi" -cpu max -smp "$SMP" -m "$MEM"
       -nographic -no-reboot -kernel "$VMLINUZ" -initrd "$INITRD" -append "$APPEND")
 
 echo "run.sh: booting $(cat "$KDIR/kver") mode=$MODE (timeout ${TIMEOUT}s)" >&2
@@ -142,7 +169,7 @@ if ! grep -q '^SM-DONE' <<<"$clean"; then
 	fails+=("guest never reached SM-DONE (crash, panic or hang)")
 	while IFS= read -r l; do
 		fails+=("  console: $l")
-	done < <(grep -E "Kernel panic|BUG:|Oops|general protection fault|RIP:" <<<"$clean" | head -n 10 || true)
+	done < <(grep -E "Kernel panic|BUG:|Oops|general protection fault|RIP:|pc :" <<<"$clean" | head -n 10 || true)
 fi
 while IFS= read -r l; do
 	fails+=("guest: $l")
@@ -193,6 +220,14 @@ if [ "$MODE" = check ]; then
 		}' FS='\t' "$EXPECTED_SKIPS" FS=' ' - <<<"$clean")
 fi
 
+if [ "$MODE" = refuse ]; then
+	if grep -q '^SM-REFUSED ' <<<"$clean"; then
+		passed=1
+	else
+		fails+=("the module did not refuse to load in a refuse run")
+	fi
+fi
+
 # Kernel splats in the guest's dmesg dump.
 # Boot banners of debug kernels that name a checker without reporting anything.
 BENIGN='RCU lockdep checking is enabled'
@@ -204,7 +239,8 @@ dmesg_text=$(sed -n '/^SM-DMESG-BEGIN/,/^SM-DMESG-END/p' <<<"$clean" | grep -vE 
 	awk '/expected OOM kills begin/ { in_oom = 1 } /expected OOM kills end/ { in_oom = 0 }
 	     in_oom && /invoked oom-killer/ { skip = 1 }
 	     !skip { print } skip && /Killed process/ { skip = 0 }' || true)
-SPLAT='BUG:|WARNING:|Oops|KASAN|lockdep|possible circular locking|general protection fault|Call Trace|kernel BUG|UBSAN|hung_task|blocked for more than'
+# "Call trace:" is arm64's spelling of x86's "Call Trace:".
+SPLAT='BUG:|WARNING:|Oops|KASAN|lockdep|possible circular locking|general protection fault|Call Trace|Call trace|kernel BUG|UBSAN|hung_task|blocked for more than'
 if grep -qE "$SPLAT" <<<"$dmesg_text"; then
 	fails+=("kernel splat in dmesg:")
 	while IFS= read -r l; do

@@ -121,6 +121,25 @@ extern unsigned int *sm_skip_count;
 		SKIP("%s missing: module without a pool", SM_PARAM_POOL_MAX); \
 } while (0)
 
+/*
+ * SECRETMEM_FLAG_UNCACHED is x86 only: the module refuses it elsewhere
+ * with EOPNOTSUPP (test_set_flags_uncached_by_arch checks that).  Known at
+ * build time, so a module that refuses it on x86 fails instead of skipping.
+ */
+#if defined(__x86_64__)
+#define SM_ARCH_UNCACHED	1
+#define SM_ARCH_ID		SECRETMEM_ARCH_X86_64
+#else
+#define SM_ARCH_UNCACHED	0
+#define SM_ARCH_ID		SECRETMEM_ARCH_ARM64
+#endif
+/* A flag value SET_FLAGS accepts here other than the default: UNCACHED on x86, else only 0. */
+#define SM_FLAG_SETTABLE	(SM_ARCH_UNCACHED ? SECRETMEM_FLAG_UNCACHED : 0ULL)
+#define UNCACHED_OR_SKIP() do {						\
+	if (!SM_ARCH_UNCACHED)						\
+		SKIP("SECRETMEM_FLAG_UNCACHED is x86 only (EOPNOTSUPP here)"); \
+} while (0)
+
 /* Mount cgroup2 and enable the memory controller, or skip. */
 void memcg_or_skip(void);
 
@@ -157,7 +176,7 @@ void pool_restore(void);
 			 SECRETMEM_PROT_NO_GUP | SECRETMEM_PROT_NO_FORK | \
 			 SECRETMEM_PROT_NO_SWAP | SECRETMEM_PROT_SCRUB)
 #define PROT_KNOWN	(PROT_ALWAYS | SECRETMEM_PROT_HIBERNATION | SECRETMEM_PROT_UNCACHED)
-#define PLAT_KNOWN	((SECRETMEM_PLAT_IBT << 1) - 1)
+#define PLAT_KNOWN	((SECRETMEM_PLAT_KPTI << 1) - 1)
 
 /* ---- asserting helpers ---- */
 

@@ -31,7 +31,7 @@ SM_TEST(test_hibernation_allowed_with_unmapped_fd)
 	SNAPSHOT_OR_SKIP();
 	fd = dev_open();
 	expect_snapshot_ok("an fd open, nothing mapped");
-	set_flags(fd, SECRETMEM_FLAG_UNCACHED);
+	set_flags(fd, SM_FLAG_SETTABLE);
 	expect_snapshot_ok("an fd with flags set, nothing mapped");
 	close(fd);
 }

@@ -82,6 +82,102 @@ SM_TEST(test_get_info_fresh_fd)
 }
 END_TEST
 
+/* Does /proc/cpuinfo list @flag among the first CPU's features? */
+static bool cpuinfo_has(const char *flag)
+{
+	char line[4096], *tok, *save;
+	bool found = false;
+	FILE *f = fopen("/proc/cpuinfo", "re");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "Features", 8) && strncmp(line, "flags", 5))
+			continue;
+		tok = strchr(line, ':');
+		for (tok = tok ? strtok_r(tok + 1, " \n", &save) : NULL; tok;
+		     tok = strtok_r(NULL, " \n", &save))
+			if (!strcmp(tok, flag))
+				found = true;
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+SM_TEST(test_get_info_arch)
+{
+	struct secretmem_info info;
+	int fd = dev_open();
+
+	get_info(fd, &info);
+	close(fd);
+	ck_assert_msg(info.size == sizeof(info), ".size %u, expected %zu", info.size,
+		      sizeof(info));
+	ck_assert_msg(info.arch == SM_ARCH_ID, "arch %u, this program is built for %u",
+		      info.arch, SM_ARCH_ID);
+	ck_assert_msg(info.reserved == 0, "reserved 0x%x", info.reserved);
+}
+END_TEST
+
+/*
+ * The platform bits of the architecture: on arm64 the linear map is
+ * page-granular (the module loaded, so its removal self-test passed), no
+ * x86 bit is set, BTI or MTE only where the CPU has them; on x86 no arm64
+ * bit is set.
+ */
+SM_TEST(test_get_info_arch_facts)
+{
+	const unsigned long long x86 = SECRETMEM_PLAT_L1TF | SECRETMEM_PLAT_MDS |
+				       SECRETMEM_PLAT_IBT;
+	const unsigned long long arm = SECRETMEM_PLAT_LINEAR_MAP_PAGES | SECRETMEM_PLAT_BTI |
+				       SECRETMEM_PLAT_MTE;
+	struct secretmem_info info;
+	unsigned long long p;
+	int fd = dev_open();
+
+	get_info(fd, &info);
+	close(fd);
+	p = info.platform;
+	if (SM_ARCH_ID == SECRETMEM_ARCH_ARM64) {
+		ck_assert_msg(p & SECRETMEM_PLAT_LINEAR_MAP_PAGES,
+			      "platform 0x%llx: loaded on arm64 but no LINEAR_MAP_PAGES", p);
+		ck_assert_msg(!(p & x86), "platform 0x%llx has x86 bits on arm64", p);
+		ck_assert_msg(!(p & SECRETMEM_PLAT_BTI) || cpuinfo_has("bti"),
+			      "platform 0x%llx: BTI, but the CPU lists no bti", p);
+		ck_assert_msg(!(p & SECRETMEM_PLAT_MTE) || cpuinfo_has("mte"),
+			      "platform 0x%llx: MTE, but the CPU lists no mte", p);
+		printf("NOTE: %s: platform 0x%llx (cpu bti %d, mte %d)\n", tcase_name(), p,
+		       cpuinfo_has("bti"), cpuinfo_has("mte"));
+	} else {
+		ck_assert_msg(!(p & arm), "platform 0x%llx has arm64 bits on x86", p);
+	}
+}
+END_TEST
+
+/* KPTI/PTI as the kernel reports Meltdown: "Mitigation: PTI" iff the bit. */
+SM_TEST(test_get_info_kpti_matches_meltdown)
+{
+	const char *path = "/sys/devices/system/cpu/vulnerabilities/meltdown";
+	struct secretmem_info info;
+	char text[256] = "";
+	bool kpti;
+	int fd = dev_open();
+
+	get_info(fd, &info);
+	close(fd);
+	kpti = info.platform & SECRETMEM_PLAT_KPTI;
+	if (sm_read_text(path, text, sizeof(text)) < 0)
+		SKIP("no %s", path);
+	if (strstr(text, "Mitigation: PTI"))
+		ck_assert_msg(kpti, "%s says \"%s\" but KPTI is clear", path, text);
+	else if (strstr(text, "Vulnerable"))
+		ck_assert_msg(!kpti, "%s says \"%s\" but KPTI is set", path, text);
+	printf("NOTE: %s: meltdown \"%.*s\", KPTI %d\n", tcase_name(),
+	       (int)strcspn(text, "\n"), text, kpti);
+}
+END_TEST
+
 SM_TEST(test_get_info_mapped_bytes)
 {
 	struct secretmem_info info;
@@ -320,6 +416,30 @@ SM_TEST(test_get_info_size_v1_exact)
 }
 END_TEST
 
+/* A caller built against version 2 (no .arch): gets its 64 bytes, nothing more. */
+SM_TEST(test_get_info_size_v2_exact)
+{
+	uint8_t buf[sizeof(struct secretmem_info) + 64];
+	struct secretmem_info *info = (struct secretmem_info *)buf;
+	size_t j;
+	int fd = dev_open();
+
+	ck_assert(offsetof(struct secretmem_info, arch) == SECRETMEM_INFO_SIZE_V2);
+	memset(buf, 0xaa, sizeof(buf));
+	info->size = SECRETMEM_INFO_SIZE_V2;
+	ck_assert_msg(!ioctl(fd, SECRETMEM_IOC_GET_INFO, buf),
+		      "GET_INFO with .size %d: %s", SECRETMEM_INFO_SIZE_V2, strerror(errno));
+	close(fd);
+	ck_assert_msg(info->size == SECRETMEM_INFO_SIZE_V2, ".size %u, expected %d",
+		      info->size, SECRETMEM_INFO_SIZE_V2);
+	ck_assert_msg(info->page_size == PAGE_SZ, "page_size %llu",
+		      (unsigned long long)info->page_size);
+	for (j = SECRETMEM_INFO_SIZE_V2; j < sizeof(buf); j++)
+		ck_assert_msg(buf[j] == 0xaa, "byte %zu (past .size %d) was written: 0x%02x",
+			      j, SECRETMEM_INFO_SIZE_V2, buf[j]);
+}
+END_TEST
+
 /* A caller struct of @usize bytes: what we know is filled, the rest zeroed. */
 static void larger_struct_case(int fd, uint32_t usize)
 {
@@ -451,10 +571,36 @@ SM_TEST(test_set_flags_unknown_einval)
 }
 END_TEST
 
-SM_TEST(test_set_flags_uncached_before_mmap)
+/* UNCACHED is accepted on x86 and refused with EOPNOTSUPP elsewhere. */
+SM_TEST(test_set_flags_uncached_by_arch)
 {
 	struct secretmem_info info;
 	int fd = dev_open();
+	__u64 v = SECRETMEM_FLAG_UNCACHED;
+
+	if (SM_ARCH_UNCACHED) {
+		ck_assert_msg(!ioctl(fd, SECRETMEM_IOC_SET_FLAGS, &v),
+			      "SET_FLAGS(UNCACHED) on x86: %s", strerror(errno));
+	} else {
+		expect_set_flags_fail(fd, SECRETMEM_FLAG_UNCACHED, EOPNOTSUPP,
+				      "SET_FLAGS(UNCACHED) off x86");
+		get_info(fd, &info);
+		ck_assert_msg(info.flags == 0 && !(info.protections & SECRETMEM_PROT_UNCACHED),
+			      "flags 0x%llx protections 0x%llx after a refused UNCACHED",
+			      (unsigned long long)info.flags,
+			      (unsigned long long)info.protections);
+	}
+	close(fd);
+}
+END_TEST
+
+SM_TEST(test_set_flags_uncached_before_mmap)
+{
+	struct secretmem_info info;
+	int fd;
+
+	UNCACHED_OR_SKIP();
+	fd = dev_open();
 
 	set_flags(fd, SECRETMEM_FLAG_UNCACHED);
 	get_info(fd, &info);
@@ -485,13 +631,15 @@ SM_TEST(test_set_flags_after_mmap_ebusy)
 	void *p;
 
 	p = sm_mmap(fd, PAGE_SZ);
-	expect_set_flags_fail(fd, SECRETMEM_FLAG_UNCACHED, EBUSY,
+	/* off x86 UNCACHED can never be set: EOPNOTSUPP, mapped or not */
+	expect_set_flags_fail(fd, SECRETMEM_FLAG_UNCACHED, SM_ARCH_UNCACHED ? EBUSY : EOPNOTSUPP,
 			      "SET_FLAGS(UNCACHED) after mmap");
 	expect_set_flags_fail(fd, 0, EBUSY, "SET_FLAGS(0) after mmap");
 	ck_assert(!munmap(p, PAGE_SZ));
 	/* fixed for good, also once the region is gone */
-	expect_set_flags_fail(fd, SECRETMEM_FLAG_UNCACHED, EBUSY,
+	expect_set_flags_fail(fd, SECRETMEM_FLAG_UNCACHED, SM_ARCH_UNCACHED ? EBUSY : EOPNOTSUPP,
 			      "SET_FLAGS(UNCACHED) after mmap+munmap");
+	expect_set_flags_fail(fd, 0, EBUSY, "SET_FLAGS(0) after mmap+munmap");
 	/* unknown bits are still EINVAL, not EBUSY */
 	expect_set_flags_fail(fd, 1UL << 1, EINVAL, "SET_FLAGS(1<<1) after mmap");
 	expect_no_flags_close(fd, "after refused SET_FLAGS");
@@ -501,8 +649,13 @@ END_TEST
 SM_TEST(test_set_flags_per_fd)
 {
 	struct secretmem_info info;
-	int a = dev_open(), b = dev_open();
+	int a, b;
+
 	void *p;
+
+	UNCACHED_OR_SKIP();
+	a = dev_open();
+	b = dev_open();
 
 	set_flags(a, SECRETMEM_FLAG_UNCACHED);
 	get_info(b, &info);

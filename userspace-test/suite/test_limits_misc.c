@@ -58,10 +58,10 @@ static int flags_after_eagain_child(void *arg, char *msg, size_t n)
 	if (p != MAP_FAILED || errno != EAGAIN)
 		CFAIL("1 MiB mmap over a 64 KiB RLIMIT_MEMLOCK: %s, expected EAGAIN",
 		      p == MAP_FAILED ? strerror(errno) : "success");
-	if (sm_set_flags(fd, SECRETMEM_FLAG_UNCACHED))
+	if (sm_set_flags(fd, SM_FLAG_SETTABLE))
 		CFAIL("SET_FLAGS(UNCACHED) after an mmap that failed with EAGAIN: %s, expected "
 		      "success (the failed mmap froze the fd's flags)", strerror(errno));
-	if (sm_get_info(fd, &info) || info.flags != SECRETMEM_FLAG_UNCACHED)
+	if (sm_get_info(fd, &info) || info.flags != SM_FLAG_SETTABLE)
 		CFAIL("GET_INFO flags 0x%llx after SET_FLAGS(UNCACHED)",
 		      (unsigned long long)info.flags);
 	p = mmap(NULL, 16 * KB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -105,12 +105,12 @@ SM_TEST_FIX(test_set_flags_after_enomem_mmap, fix_max_pages)
 	ck_assert(!write_long_file(SM_PARAM_MAX_PAGES, saved_max_pages));
 	ck_assert_msg(p == MAP_FAILED && e == ENOMEM, "1 MiB mmap over max_pages: %s, expected "
 		      "ENOMEM", p == MAP_FAILED ? strerror(e) : "success");
-	r = sm_set_flags(fd, SECRETMEM_FLAG_UNCACHED);
+	r = sm_set_flags(fd, SM_FLAG_SETTABLE);
 	ck_assert_msg(!r, "SET_FLAGS(UNCACHED) after an mmap that failed with ENOMEM (max_pages): "
 		      "%s, expected success (the failed mmap froze the fd's flags)",
 		      strerror(errno));
 	ck_assert(!sm_get_info(fd, &info));
-	ck_assert_msg(info.flags == SECRETMEM_FLAG_UNCACHED, "GET_INFO flags 0x%llx",
+	ck_assert_msg(info.flags == SM_FLAG_SETTABLE, "GET_INFO flags 0x%llx",
 		      (unsigned long long)info.flags);
 	close(fd);
 }

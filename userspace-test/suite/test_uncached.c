@@ -35,6 +35,8 @@ SM_TEST(test_uncached_mapping_rw)
 	size_t i;
 	int fd = dev_open();
 
+	UNCACHED_OR_SKIP();
+
 	set_flags(fd, SECRETMEM_FLAG_UNCACHED);
 	pat0 = pat_uc_entries();
 	q = sm_mmap(fd, len);
@@ -83,6 +85,8 @@ SM_TEST(test_uncached_kcore_no_pattern)
 	uint64_t pa = 0;
 	uint8_t *p;
 	int r, fd;
+
+	UNCACHED_OR_SKIP();
 
 	KCORE_OPEN_OR_SKIP(&k);
 	kcore_control(&k);
