@@ -62,22 +62,24 @@ download_deb() {
 	done
 }
 
-# The guest's userland of a cross key: busybox-static and libcheck.a (with
-# libsubunit.a) of that architecture, unpacked into $CACHE/sysroot/ARCH
+# The guest's userland of a cross key: busybox-static, libcheck.a (with
+# libsubunit.a), and libcrypto.a and libsodium.a for the bench's allocator
+# part, of that architecture, unpacked into $CACHE/sysroot/ARCH
 # (the initramfs takes its busybox, the test build links against it).
 fetch_sysroot() {
 	local key=$1 arch pkg deb dir
 	arch=$(key_arch "$key")
 	dir=$CACHE/sysroot/$arch
-	[ -f "$dir/.done" ] && return 0
+	local pkgs="busybox-static check libsubunit-dev libsubunit0 libssl-dev libsodium-dev"
+	[ "$(cat "$dir/.done" 2>/dev/null)" = "$pkgs" ] && return 0
 	rm -rf "$dir"
 	mkdir -p "$dir"
-	for pkg in busybox-static check libsubunit-dev libsubunit0; do
+	for pkg in $pkgs; do
 		deb=$(download_deb "$key" "$pkg") || exit 1
 		dpkg -x "$deb" "$dir"
 	done
 	[ -x "$dir/bin/busybox" ] || die "no busybox in $dir"
-	touch "$dir/.done"
+	echo "$pkgs" >"$dir/.done"
 	log "$arch userland for the guest: $dir"
 }
 
