@@ -16,7 +16,7 @@
 #   make demo     run userspace-test/build/demo on 6.1
 #   make bench    run userspace-test/build/bench on 6.1 and 6.12
 #   make lint     static checks
-#   make install / dkms-install / deb ...  see module/dkms.mk
+#   make install / dkms-install / deb ...  see module/dkms.mk and lib/lib.mk
 #   make clean    remove build outputs (keeps the downloaded kernels)
 #   make distclean  also remove .cache/ (downloaded and built kernels)
 
@@ -44,6 +44,11 @@ lib:
 
 # install, uninstall, dkms-install, dkms-uninstall, deb, check-dkms
 include module/dkms.mk
+# lib-install, lib-uninstall, lib-deb; make install / uninstall / deb do them too
+include lib/lib.mk
+install: lib-install
+uninstall: lib-uninstall
+deb: lib-deb
 
 # The whole suite: userspace-test/check.sh (parts, summary, the closing
 # "N passed, M failed, K skipped" line).  CHECK_DEBUG=0 skips the debug kernel;
@@ -90,12 +95,14 @@ bench:
 	exit $$rc
 
 # checkpatch (from Debian's linux-source-6.1), sparse and a warning-free
-# compile against both kernels' headers, shellcheck on the scripts.
+# compile against both kernels' headers, shellcheck on the scripts; the
+# library: a fresh -Werror build and cppcheck.
 CHECKPATCH_DIR := $(SM_CACHE)/checkpatch
 lint: deps
 	shellcheck -x $(QEMU_DIR)/*.sh .ci/run userspace-test/dkms/test-dkms.sh userspace-test/check.sh
 	shellcheck -s sh $(QEMU_DIR)/init module/conftest.sh \
 		module/dist/deb/postinst.in module/dist/deb/prerm.in
+	$(MAKE) -C lib lint
 	$(QEMU_DIR)/fetch.sh $(SERIES)
 	test -f $(CHECKPATCH_DIR)/scripts/checkpatch.pl || { \
 		mkdir -p $(CHECKPATCH_DIR) && \

@@ -39,6 +39,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
@@ -259,41 +261,52 @@ static int prefault(uint8_t *p, size_t len)
 	return 0;
 }
 
-/* Give [addr, addr+len) back to the reservation (the secret mapping goes). */
-static void unreserve_to_none(void *addr, size_t len)
+/*
+ * The reservation is changed without MAP_FIXED over anything: a MAP_FIXED
+ * mmap that fails has already unmapped the range (6.1), and another
+ * thread's mmap could take the hole before it is reserved again, to be
+ * clobbered then.  So a range is unmapped first and filled with
+ * MAP_FIXED_NOREPLACE; if something else took the hole meanwhile, the
+ * range is left to it and never used again ("lost": only address space).
+ */
+static void *place(void *addr, size_t len, int prot, int flags, int fd)
 {
-	void *p = mmap(addr, len, PROT_NONE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+	void *p = mmap(addr, len, prot, flags | MAP_FIXED_NOREPLACE, fd, 0);
 
-	if (p == MAP_FAILED)
-		die("cannot return secret memory to the reservation", addr);
+	if (p != MAP_FAILED && p != addr) {	/* a kernel before 4.17: a hint */
+		munmap(p, len);
+		errno = EEXIST;
+		return MAP_FAILED;
+	}
+	return p;
+}
+
+/* Reserve [addr, addr+len) again (PROT_NONE); 0, or -1: lost. */
+static int rereserve(void *addr, size_t len)
+{
+	if (place(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1) ==
+	    MAP_FAILED)
+		return -1;
 	madvise(addr, len, MADV_DONTFORK);
+	return 0;
 }
 
 /*
- * Put secret memory at [addr, addr+len) (inside the reservation), zeroed,
- * every page present.  0, or -1 and errno with the reservation as it was.
+ * Put secret memory at [addr, addr+len) (reserved), zeroed, every page
+ * present.  0; or -1 and errno, the range reserved as before, or *lost set
+ * if it could not be.
  */
-static int map_secret(void *addr, size_t len)
+static int map_secret(void *addr, size_t len, int *lost)
 {
-	int fd, err;
+	int fd = -1, err;
 	void *p;
 
+	*lost = 0;
 	switch (g.backend) {
 	case SECRETMEM_BACKEND_DEVICE:
 		fd = open(SECRETMEM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
 		if (fd < 0)
 			return -1;
-		p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
-		err = errno;
-		close(fd);
-		if (p == MAP_FAILED) {
-			/* A failed MAP_FIXED may have unmapped the range. */
-			unreserve_to_none(addr, len);
-			errno = err;
-			return -1;
-		}
-		/* VM_DONTCOPY already; this only fails with EINVAL (VM_IO). */
 		break;
 	case SECRETMEM_BACKEND_MEMFD_SECRET:
 		fd = memfd_secret_fd();
@@ -305,14 +318,34 @@ static int map_secret(void *addr, size_t len)
 			errno = err;
 			return -1;
 		}
-		p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+		break;
+	case SECRETMEM_BACKEND_MLOCK:
+		break;
+	default:
+		errno = ENODEV;
+		return -1;
+	}
+	if (munmap(addr, len)) {	/* e.g. ENOMEM: no VMA for the split */
 		err = errno;
-		close(fd);
-		if (p == MAP_FAILED) {
-			unreserve_to_none(addr, len);
-			errno = err;
-			return -1;
-		}
+		if (fd >= 0)
+			close(fd);
+		errno = err;
+		return -1;
+	}
+	if (g.backend == SECRETMEM_BACKEND_MLOCK)
+		p = place(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	else
+		p = place(addr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+	err = errno;
+	if (fd >= 0)
+		close(fd);	/* the mapping keeps the file */
+	if (p == MAP_FAILED)
+		goto fail;
+	switch (g.backend) {
+	case SECRETMEM_BACKEND_DEVICE:
+		/* VM_DONTCOPY | VM_DONTDUMP by the module; pages present and zeroed. */
+		break;
+	case SECRETMEM_BACKEND_MEMFD_SECRET:
 		/*
 		 * memfd_secret VMAs are copied on fork: not ours.  Pages come at
 		 * fault time and RLIMIT_MEMLOCK is charged then (SIGBUS past it):
@@ -320,44 +353,38 @@ static int map_secret(void *addr, size_t len)
 		 * later.
 		 */
 		if (madvise(p, len, MADV_DONTFORK) || prefault(p, len)) {
-			err = errno;
-			unreserve_to_none(addr, len);
-			errno = err == EFAULT ? EAGAIN : err;
-			return -1;
+			err = errno == EFAULT ? EAGAIN : errno;
+			munmap(p, len);
+			goto fail;
 		}
 		break;
 	case SECRETMEM_BACKEND_MLOCK:
-		p = mmap(addr, len, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-		if (p == MAP_FAILED) {
-			err = errno;
-			unreserve_to_none(addr, len);
-			errno = err;
-			return -1;
-		}
 		if (madvise(p, len, MADV_DONTFORK) || madvise(p, len, MADV_DONTDUMP) ||
 		    mlock(p, len)) {
 			err = errno;
-			unreserve_to_none(addr, len);
-			errno = err;
-			return -1;
+			munmap(p, len);
+			goto fail;
 		}
 		break;
-	default:
-		errno = ENODEV;
-		return -1;
 	}
 	atomic_fetch_add(&g.mapped, len);
 	return 0;
+fail:
+	if (rereserve(addr, len))
+		*lost = 1;
+	errno = err;
+	return -1;
 }
 
-static void unmap_secret(void *addr, size_t len)
+/* Give secret memory back (the backends scrub what they free); 0, or -1: lost. */
+static int unmap_secret(void *addr, size_t len)
 {
-	/* The backends scrub pages they free; scrub anyway for mlock. */
 	if (g.backend == SECRETMEM_BACKEND_MLOCK)
-		scrub(addr, len);
-	unreserve_to_none(addr, len);
+		scrub(addr, len);	/* the kernel does not scrub ordinary pages */
 	atomic_fetch_sub(&g.mapped, len);
+	if (munmap(addr, len))
+		die("cannot unmap secret memory", addr);
+	return rereserve(addr, len);
 }
 
 /* 0 if the backend works here, else -1 and errno. */
@@ -428,25 +455,30 @@ static int choose_backend(void)
 
 /* ---- init, fork ---- */
 
+/*
+ * Lock order: init_lock, then one shard's lock, then slab_lock (a shard maps
+ * and unmaps slabs); large_lock is taken alone.  fork() takes them all in
+ * that order, so no other thread is half-way through a change.
+ */
 static void atfork_prepare(void)
 {
 	unsigned int i;
 
 	pthread_mutex_lock(&g.init_lock);
-	pthread_mutex_lock(&g.slab_lock);
-	pthread_mutex_lock(&g.large_lock);
 	for (i = 0; i < NSHARD_MAX; i++)
 		pthread_mutex_lock(&g.shards[i].lock);
+	pthread_mutex_lock(&g.slab_lock);
+	pthread_mutex_lock(&g.large_lock);
 }
 
 static void atfork_parent(void)
 {
 	int i;
 
-	for (i = NSHARD_MAX - 1; i >= 0; i--)
-		pthread_mutex_unlock(&g.shards[i].lock);
 	pthread_mutex_unlock(&g.large_lock);
 	pthread_mutex_unlock(&g.slab_lock);
+	for (i = NSHARD_MAX - 1; i >= 0; i--)
+		pthread_mutex_unlock(&g.shards[i].lock);
 	pthread_mutex_unlock(&g.init_lock);
 }
 
@@ -470,12 +502,10 @@ static void atfork_child(void)
 		memset(g.shards[i].nempty, 0, sizeof(g.shards[i].nempty));
 		g.shards[i].nempty_all = 0;
 		g.shards[i].bytes = g.shards[i].objects = 0;
-		pthread_mutex_init(&g.shards[i].lock, NULL);
 	}
 	atomic_store(&g.ready, 0);
-	pthread_mutex_init(&g.large_lock, NULL);
-	pthread_mutex_init(&g.slab_lock, NULL);
-	pthread_mutex_init(&g.init_lock, NULL);
+	/* The forking thread took every lock in atfork_prepare(): it is this one. */
+	atfork_parent();
 }
 
 static void atfork_register(void)
@@ -487,13 +517,34 @@ static void atfork_register(void)
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
+/*
+ * The canaries' key: getrandom() without blocking (a first use early at boot
+ * must not hang), else the kernel's AT_RANDOM bytes of this exec mixed with
+ * the pid and the time (a fork child gets its own).  Never 0.
+ */
+static uint64_t canary_key_new(void)
+{
+	const uint64_t *at = (const uint64_t *)getauxval(AT_RANDOM);
+	struct timespec ts;
+	uint64_t k = 0;
+
+	if (getrandom(&k, sizeof(k), GRND_NONBLOCK) != sizeof(k)) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		k = (at ? at[0] ^ (at[1] << 1) : 0) ^ ((uint64_t)getpid() << 32) ^
+		    (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20);
+		k *= 0x9e3779b97f4a7c15ULL;
+	}
+	return k | 1;
+}
+
 static int init_locked(unsigned int flags)
 {
 	void *base, *meta;
 	long ncpu;
 	int b;
 
-	g.flags = flags;
+	/* Sticky: an opt-in holds for later calls and, after fork(), in the child. */
+	g.flags |= flags;
 	b = choose_backend();
 	if (b < 0)
 		return -1;
@@ -501,10 +552,8 @@ static int init_locked(unsigned int flags)
 		errno = ENODEV;
 		return -1;
 	}
-	if (!g.canary_key && getrandom(&g.canary_key, sizeof(g.canary_key), 0) !=
-	    sizeof(g.canary_key))
-		return -1;
-	g.canary_key |= 1;	/* never 0: "not initialised" */
+	if (!g.canary_key)
+		g.canary_key = canary_key_new();
 	base = mmap(NULL, ZONE_SLAB + ZONE_LARGE, PROT_NONE,
 		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (base == MAP_FAILED)
@@ -616,7 +665,7 @@ static struct slab *slab_new(unsigned int s, unsigned int c)
 {
 	struct slab *sl;
 	uint32_t idx;
-	int err;
+	int err, lost;
 
 	pthread_mutex_lock(&g.slab_lock);
 	if (g.nslab_free)
@@ -631,11 +680,13 @@ static struct slab *slab_new(unsigned int s, unsigned int c)
 	pthread_mutex_unlock(&g.slab_lock);
 
 	sl = &g.meta->slabs[idx];
-	if (map_secret(g.base + (size_t)idx * SLAB_SIZE, SLAB_SIZE)) {
+	if (map_secret(g.base + (size_t)idx * SLAB_SIZE, SLAB_SIZE, &lost)) {
 		err = errno;
-		pthread_mutex_lock(&g.slab_lock);
-		g.meta->slab_free[g.nslab_free++] = idx;
-		pthread_mutex_unlock(&g.slab_lock);
+		if (!lost) {	/* a lost index is never handed out again */
+			pthread_mutex_lock(&g.slab_lock);
+			g.meta->slab_free[g.nslab_free++] = idx;
+			pthread_mutex_unlock(&g.slab_lock);
+		}
 		errno = err;
 		return NULL;
 	}
@@ -656,7 +707,8 @@ static void slab_release(struct slab *sl)
 	uint32_t idx = (uint32_t)(sl - g.meta->slabs);
 
 	__atomic_store_n(&sl->live, 0, __ATOMIC_RELEASE);
-	unmap_secret(slab_addr(sl), SLAB_SIZE);
+	if (unmap_secret(slab_addr(sl), SLAB_SIZE))
+		return;		/* lost: never reused */
 	pthread_mutex_lock(&g.slab_lock);
 	g.meta->slab_free[g.nslab_free++] = idx;
 	pthread_mutex_unlock(&g.slab_lock);
@@ -822,7 +874,7 @@ static void *large_alloc(size_t size, int guarded)
 	uint8_t *run, *obj;
 	long first;
 	uint32_t i;
-	int err;
+	int err, lost;
 
 	if (size > ZONE_LARGE) {
 		errno = ENOMEM;
@@ -838,8 +890,10 @@ static void *large_alloc(size_t size, int guarded)
 		return NULL;
 	}
 	run = g.base + ZONE_SLAB + (size_t)first * PAGE;
-	if (map_secret(run + (guarded ? PAGE : 0), data_pages * PAGE)) {
+	if (map_secret(run + (guarded ? PAGE : 0), data_pages * PAGE, &lost)) {
 		err = errno;
+		if (lost)	/* the pages stay taken, with no object */
+			lbits_set((uint32_t)first, (uint32_t)npages, 1);
 		pthread_mutex_unlock(&g.large_lock);
 		errno = err;
 		return NULL;
@@ -887,6 +941,7 @@ static void large_free(uint8_t *p)
 	struct lpage *lp;
 	uint32_t first, n, i;
 	uint8_t *run;
+	int lost;
 
 	pthread_mutex_lock(&g.large_lock);
 	lp = large_head(p);
@@ -903,14 +958,15 @@ static void large_free(uint8_t *p)
 	g.lbytes -= lp->size;
 	g.lobjects--;
 	if (lp->guarded)
-		unmap_secret(run + PAGE, (size_t)(n - 2) * PAGE);
+		lost = unmap_secret(run + PAGE, (size_t)(n - 2) * PAGE);
 	else
-		unmap_secret(run, (size_t)n * PAGE);
+		lost = unmap_secret(run, (size_t)n * PAGE);
 	lp->live = 0;
 	lp->size = 0;
 	for (i = 0; i < n; i++)
 		g.meta->lpages[first + i].head = 0;
-	lbits_set(first, n, 0);
+	if (!lost)	/* lost pages stay taken */
+		lbits_set(first, n, 0);
 	pthread_mutex_unlock(&g.large_lock);
 }
 

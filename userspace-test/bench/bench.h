@@ -69,7 +69,8 @@ const char *fmt_size(size_t len);
 const char *na_text(enum backend b, int err, const char *step);
 const char *na_key(int err, const char *step);
 
-/* latency.c, rw.c, frag.c */
+/* latency.c, rw.c, frag.c, alloc.c */
+void bench_alloc(void);
 void bench_latency(void);
 void bench_rw(void);
 void bench_frag(void);

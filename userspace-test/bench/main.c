@@ -28,6 +28,20 @@ static void probe_backends(void)
 	avail_err[B_ANON] = 0;
 }
 
+/* BENCH_PARTS: a comma-separated list of frag, map, rw, alloc; unset: all. */
+static bool part_on(const char *parts, const char *name)
+{
+	size_t n = strlen(name);
+	const char *p;
+
+	if (!parts || !*parts)
+		return true;
+	for (p = parts; (p = strstr(p, name)); p += n)
+		if ((p == parts || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
+}
+
 int main(void)
 {
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
@@ -35,6 +49,7 @@ int main(void)
 	struct utsname u;
 	char method[32] = "n/a";
 	const char *q = getenv("BENCH_QUICK");
+	const char *parts = getenv("BENCH_PARTS");
 	uint64_t t0 = sm_now_ns();
 	struct dmap d;
 	FILE *f;
@@ -58,9 +73,10 @@ int main(void)
 		fclose(f);
 	}
 	dmap_read(&d);
-	printf("secretmem bench: kernel %s %s, %ld CPUs, %s%s\n", u.release,
+	printf("secretmem bench: kernel %s %s, %ld CPUs, %s%s%s%s\n", u.release,
 	       u.machine, sysconf(_SC_NPROCESSORS_ONLN),
 	       quick ? "BENCH_QUICK" : "full run",
+	       parts && *parts ? ", BENCH_PARTS=" : "", parts && *parts ? parts : "",
 	       ", times from CLOCK_MONOTONIC");
 	for (b = 0; b < NR_BACKENDS; b++)
 		printf("  %-16s %s\n", blabel[b], avail_err[b] ?
@@ -79,11 +95,18 @@ int main(void)
 	       avail_err[B_MEMFD] ? "na" : "ok");
 	print_pool("start");
 
-	bench_frag();
-	print_pool("after_dmap");
-	bench_latency();
-	print_pool("after_map");
-	bench_rw();
+	if (part_on(parts, "frag")) {
+		bench_frag();
+		print_pool("after_dmap");
+	}
+	if (part_on(parts, "map")) {
+		bench_latency();
+		print_pool("after_map");
+	}
+	if (part_on(parts, "rw"))
+		bench_rw();
+	if (part_on(parts, "alloc"))
+		bench_alloc();
 
 	print_pool("end");
 	printf("\nBENCH total_s=%.1f\n", (sm_now_ns() - t0) / 1e9);

@@ -501,7 +501,7 @@ static void *thread_body(void *arg)
 	uint8_t *obj[64] = { 0 };
 	size_t size[64] = { 0 };
 	unsigned int r = t->seed;
-	int i, k, rounds = quick ? 3000 : 20000;
+	int i, k, rounds = quick ? 2000 : 6000;
 
 	for (i = 0; i < rounds; i++) {
 		r = r * 1103515245 + 12345;
@@ -549,6 +549,58 @@ SM_TEST(test_libsm_threads_no_corruption)
 	stats(&st);
 	ck_assert_uint_eq(st.objects_in_use, 0);
 	ck_assert_uint_eq(st.bytes_in_use, 0);
+}
+
+/* Objects made by one thread, freed by others while they allocate. */
+struct xfree {
+	uint8_t **obj;
+	int first, n, fails;
+};
+
+static void *xfree_body(void *arg)
+{
+	struct xfree *x = arg;
+	uint8_t *mine;
+	int i;
+
+	for (i = x->first; i < x->first + x->n; i++) {
+		if (x->obj[i][0] != (uint8_t)i || x->obj[i][47] != (uint8_t)i)
+			x->fails++;
+		secretmem_mfree(x->obj[i]);
+		mine = secretmem_malloc(48);
+		if (!mine || !sm_all_zero(mine, 48))
+			x->fails++;
+		secretmem_mfree(mine);
+	}
+	return NULL;
+}
+
+SM_TEST(test_libsm_threads_free_elsewhere)
+{
+	enum { N = 2000 };
+	uint8_t **obj = calloc(N, sizeof(*obj));
+	struct xfree x[NTHREADS];
+	pthread_t tid[NTHREADS];
+	struct secretmem_lib_stats st;
+	int i;
+
+	ck_assert(obj);
+	for (i = 0; i < N; i++) {
+		obj[i] = secretmem_malloc(48);
+		ck_assert_msg(obj[i], "malloc #%d: %s", i, strerror(errno));
+		memset(obj[i], (uint8_t)i, 48);
+	}
+	for (i = 0; i < NTHREADS; i++) {
+		x[i] = (struct xfree){ obj, i * (N / NTHREADS), N / NTHREADS, 0 };
+		ck_assert(!pthread_create(&tid[i], NULL, xfree_body, &x[i]));
+	}
+	for (i = 0; i < NTHREADS; i++) {
+		pthread_join(tid[i], NULL);
+		ck_assert_msg(!x[i].fails, "thread %d: %d bad objects", i, x[i].fails);
+	}
+	stats(&st);
+	ck_assert_uint_eq(st.objects_in_use, 0);
+	free(obj);
 }
 
 /* ---- fork ---- */
@@ -697,4 +749,54 @@ SM_TEST(test_libsm_memlock_limit_memfd_secret_eagain)
 	if (!have_memfd_secret())
 		SKIP("no memfd_secret(2) on this kernel (%s)", strerror(errno));
 	run_child(limit_child, &la);
+}
+
+/* fork() while other threads allocate and free: no deadlock, the child works. */
+static volatile int fork_stop;
+
+static void *churn(void *arg)
+{
+	(void)arg;
+	while (!fork_stop) {
+		void *a = secretmem_malloc(32), *b = secretmem_malloc(3000);
+
+		secretmem_mfree(a);
+		secretmem_mfree(b);
+	}
+	return NULL;
+}
+
+SM_TEST(test_libsm_fork_while_threads_allocate)
+{
+	pthread_t tid[2];
+	int i, st;
+	pid_t pid;
+
+	ck_assert(secretmem_backend() != SECRETMEM_BACKEND_NONE);
+	for (i = 0; i < 2; i++)
+		ck_assert(!pthread_create(&tid[i], NULL, churn, NULL));
+	for (i = 0; i < (quick ? 5 : 20); i++) {
+		fflush(NULL);
+		pid = fork();
+		ck_assert(pid >= 0);
+		if (!pid) {
+			void *p, *q;
+
+			alarm(20);
+			if (maps_have_secret())
+				_exit(4);	/* the parent's, inherited */
+			p = secretmem_malloc(32);
+			q = secretmem_malloc(5000);
+			if (!p || !q)
+				_exit(2);
+			secretmem_mfree(p);
+			secretmem_mfree(q);
+			_exit(0);
+		}
+		ck_assert(waitpid(pid, &st, 0) == pid);
+		ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "fork #%d: child status 0x%x", i, st);
+	}
+	fork_stop = 1;
+	for (i = 0; i < 2; i++)
+		pthread_join(tid[i], NULL);
 }
