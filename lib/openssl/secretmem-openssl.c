@@ -107,6 +107,8 @@ enum mode { MODE_KEYS, MODE_ALL, MODE_SECURE };
 static enum mode mode = MODE_KEYS;
 static size_t max_bytes;		/* 0: no cap of our own */
 static size_t secure_used;		/* actual sizes of live secure objects */
+static size_t secure_peak;		/* the most secure_used has been */
+static int verbose;			/* SECRETMEM_OPENSSL_VERBOSE: report at exit */
 
 /* libcrypto's own definitions, found lazily (RTLD_NEXT: after us). */
 static struct {
@@ -262,10 +264,25 @@ static void __attribute__((constructor)) sm_ossl_init(void)
 		_exit(127);
 	}
 	if (env("SECRETMEM_OPENSSL_VERBOSE")) {
+		verbose = 1;
 		fprintf(stderr, PREFIX "mode %s, backend %s\n",
 			mode == MODE_ALL ? "all" : mode == MODE_SECURE ? "secure" : "keys",
 			secretmem_backend_name(secretmem_backend()));
 	}
+}
+
+/* SECRETMEM_OPENSSL_VERBOSE: what the secure heap held, at exit. */
+static void __attribute__((destructor)) sm_ossl_report(void)
+{
+	struct secretmem_lib_stats st;
+
+	if (!verbose || secretmem_lib_stats(&st))
+		return;
+	fprintf(stderr, PREFIX "secure heap at exit: %zu bytes in use, peak %zu; "
+		"secret memory: %zu objects, %zu bytes, %zu pages mapped\n",
+		__atomic_load_n(&secure_used, __ATOMIC_RELAXED),
+		__atomic_load_n(&secure_peak, __ATOMIC_RELAXED),
+		st.objects_in_use, st.bytes_in_use, st.pages_mapped);
 }
 
 /* ---- the secure heap ---- */
@@ -299,7 +316,7 @@ PUBLIC int CRYPTO_secure_malloc_initialized(void)
 
 PUBLIC void *CRYPTO_secure_malloc(size_t num, const char *file, int line)
 {
-	size_t sz;
+	size_t sz, used;
 	void *p;
 
 	(void)file;
@@ -310,9 +327,17 @@ PUBLIC void *CRYPTO_secure_malloc(size_t num, const char *file, int line)
 	if (!p)
 		return NULL;
 	sz = secretmem_usable_size(p);
-	if (__atomic_add_fetch(&secure_used, sz, __ATOMIC_RELAXED) > max_bytes && max_bytes) {
+	used = __atomic_add_fetch(&secure_used, sz, __ATOMIC_RELAXED);
+	if (used > max_bytes && max_bytes) {
 		secure_release(p);
 		return NULL;
+	}
+	if (__builtin_expect(verbose, 0)) {
+		size_t peak = __atomic_load_n(&secure_peak, __ATOMIC_RELAXED);
+
+		while (used > peak && !__atomic_compare_exchange_n(&secure_peak, &peak, used, 1,
+								  __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			;
 	}
 	return p;
 }
