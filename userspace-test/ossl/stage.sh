@@ -49,6 +49,7 @@ D=$STAGE/tests/ossl
 mkdir -p "$D"
 install -m 0755 "$PRELOAD" "$D/libsecretmem-openssl.so"
 install -m 0755 "$BUILD/ossl_unit" "$D/ossl_unit"
+install -m 0755 "$TOP/userspace-test/ossl/speed.sh" "$D/speed.sh"
 
 RSA_FIELDS="privateExponent prime1 prime2 exponent1 exponent2 coefficient"
 for kind in rsa p256 ed25519; do
