@@ -126,6 +126,7 @@ static struct {
 static int resolved;		/* 1: real.* set */
 static int default_heap = -1;	/* 1: OpenSSL's heap is glibc's malloc */
 static int mont_checked;	/* 1: BN_MONT_CTX layout verified */
+static int direct;		/* 1: call glibc's malloc/free (see CRYPTO_malloc) */
 
 static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...);
 
@@ -393,13 +394,26 @@ PUBLIC void CRYPTO_secure_clear_free(void *ptr, size_t num, const char *file, in
  * CRYPTO_secure_used(), which is about the secure heap). */
 PUBLIC void *CRYPTO_malloc(size_t num, const char *file, int line)
 {
+	void *p;
+
 	if (mode == MODE_ALL) {
 		if (!num)
 			return NULL;
 		return secretmem_malloc(num);
 	}
+	if (__atomic_load_n(&direct, __ATOMIC_RELAXED))
+		return num ? malloc(num) : NULL;
 	resolve();
-	return real.malloc(num, file, line);
+	p = real.malloc(num, file, line);
+	/*
+	 * libcrypto's first allocation ends CRYPTO_set_mem_functions()'s
+	 * window; from then on, with OpenSSL's default functions, its
+	 * CRYPTO_malloc and CRYPTO_free are glibc's malloc and free (release
+	 * builds count nothing and inject no failures), so call those.
+	 */
+	if (p && mode != MODE_SECURE && glibc_heap())
+		__atomic_store_n(&direct, 1, __ATOMIC_RELAXED);
+	return p;
 }
 
 PUBLIC void *CRYPTO_zalloc(size_t num, const char *file, int line)
@@ -426,6 +440,11 @@ PUBLIC void CRYPTO_free(void *str, const char *file, int line)
 		secretmem_mfree(str);
 		return;
 	}
+	if (__atomic_load_n(&direct, __ATOMIC_RELAXED)) {
+		scrub(str, malloc_usable_size(str));
+		free(str);
+		return;
+	}
 	resolve();
 	scrub_block(str);
 	real.free(str, file, line);
@@ -435,7 +454,8 @@ PUBLIC void CRYPTO_clear_free(void *str, size_t num, const char *file, int line)
 {
 	if (!str)
 		return;
-	if (num && !secretmem_owns(str))
+	/* CRYPTO_free scrubs the whole block anyway when it can */
+	if (num && !__atomic_load_n(&direct, __ATOMIC_RELAXED) && !secretmem_owns(str))
 		scrub(str, num);
 	CRYPTO_free(str, file, line);
 }
