@@ -172,13 +172,20 @@ static uint8_t *get_buffer(void)
 	return buffer;
 }
 
+int needles_prepare(void)
+{
+	return get_buffer() ? 0 : -1;
+}
+
+/*
+ * The buffer stays mapped: mapping it again after a process under test
+ * has exited would take (and, with init_on_alloc, zero) the very pages
+ * that process just freed, before the scan could look at them.
+ */
 void needles_scan_done(void)
 {
-	if (!buffer)
-		return;
-	explicit_bzero(buffer, CHUNK + 2 * OVERLAP);
-	munmap(buffer, CHUNK + 2 * OVERLAP);
-	buffer = NULL;
+	if (buffer)
+		explicit_bzero(buffer, CHUNK + 2 * OVERLAP);
 }
 
 /*
@@ -210,10 +217,11 @@ static int scan_range(const struct needles *ns, int fd, uint64_t off, uint64_t l
 		h->bytes += n;
 		have = (carry + n) & ~7UL;
 		hits = scan_chunk(ns, buf, have, seen, &at, &idx);
-		if (hits && !h->hits)
+		if (hits && !h->hits) {
+			h->first_addr = base + (pos - off) - carry + at;
 			snprintf(h->first, sizeof(h->first), "%s at 0x%llx (%s)",
-				 ns->v[idx].name,
-				 (unsigned long long)(base + (pos - off) - carry + at), what);
+				 ns->v[idx].name, (unsigned long long)h->first_addr, what);
+		}
 		h->hits += hits;
 		/* keep an 8-aligned tail for copies that straddle two reads */
 		keep = have > OVERLAP ? have - OVERLAP : 0;
@@ -236,6 +244,27 @@ int needles_scan_kcore(const struct needles *ns, struct kcore *k, struct needle_
 			return -1;
 	}
 	return 0;
+}
+
+int needles_scan_kcore_phys(const struct needles *ns, struct kcore *k, uint64_t paddr,
+			    uint64_t len, struct needle_hits *h)
+{
+	int i;
+
+	memset(h, 0, sizeof(*h));
+	paddr &= ~7ULL;
+	for (i = 0; i < k->nseg; i++) {
+		const struct kcore_seg *sg = &k->seg[i];
+
+		if (paddr < sg->paddr || paddr >= sg->paddr + sg->len)
+			continue;
+		if (len > sg->paddr + sg->len - paddr)
+			len = sg->paddr + sg->len - paddr;
+		return scan_range(ns, k->fd, sg->off + (paddr - sg->paddr), len, paddr,
+				  "physical", h);
+	}
+	errno = ERANGE;
+	return -1;
 }
 
 int needles_scan_pid(const struct needles *ns, pid_t pid, struct needle_hits *h)

@@ -48,6 +48,7 @@ struct needles {
 struct needle_hits {
 	long hits;		/* occurrences found */
 	char first[160];	/* where the first one was, in words */
+	uint64_t first_addr;	/* and its address (physical for kcore) */
 	size_t bytes;		/* bytes read */
 	long unreadable;	/* /proc/PID/mem: readable-looking regions that failed (EIO) */
 	size_t unreadable_bytes;
@@ -57,9 +58,14 @@ struct needle_hits {
 int needles_load(struct needles *ns, const char *path, char *why, size_t whylen);
 /* Scan all RAM of /proc/kcore.  0 (hits in *h), -1 with errno. */
 int needles_scan_kcore(const struct needles *ns, struct kcore *k, struct needle_hits *h);
+/* Scan the RAM at physical [paddr, paddr+len) only (one page, say).  0 or -1. */
+int needles_scan_kcore_phys(const struct needles *ns, struct kcore *k, uint64_t paddr,
+			    uint64_t len, struct needle_hits *h);
 /* Scan every readable mapping of pid through /proc/PID/mem.  0 or -1. */
 int needles_scan_pid(const struct needles *ns, pid_t pid, struct needle_hits *h);
-/* Wipe and release the scan buffer (it may hold a copy a scan found). */
+/* Map and fault in the scan buffer now (before a process under test exits).  0 or -1. */
+int needles_prepare(void);
+/* Wipe the scan buffer (it may hold a copy a scan found); it stays mapped. */
 void needles_scan_done(void);
 
 #endif /* SECRETMEM_NEEDLES_H */
