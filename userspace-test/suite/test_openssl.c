@@ -439,3 +439,32 @@ SM_TEST(ossl_secure_malloc_done) { unit("done"); }
 SM_TEST(ossl_free_scrubs_heap_block) { unit("free_scrubs"); }
 SM_TEST(ossl_realloc_scrubs_old_block) { unit("realloc_scrubs"); }
 SM_TEST(ossl_mont_ctx_of_secret_modulus_secure) { unit("mont_secure"); }
+
+/* No secret memory (libsecretmem's SECRETMEM_BACKEND=none): the preload stops the program. */
+SM_TEST(ossl_refuses_without_secret_memory)
+{
+	char out[96];
+	pid_t pid;
+	int st, fd;
+
+	ossl_or_skip();
+	snprintf(out, sizeof(out), "/tmp/ossl-refuse-%d.log", (int)getpid());
+	fflush(NULL);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		setenv("LD_PRELOAD", PRELOAD, 1);
+		setenv("SECRETMEM_BACKEND", "none", 1);
+		execl(OPENSSL, "openssl", "version", (char *)NULL);
+		_exit(126);
+	}
+	ck_assert(waitpid(pid, &st, 0) == pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 127,
+		      "openssl ran without secret memory (status 0x%x): %s", st, tail_of(out));
+	ck_assert_msg(count_in_file(out, "Not running unprotected") == 1 &&
+		      count_in_file(out, "OpenSSL 3") == 0,
+		      "no refusal message, or the program ran: %s", tail_of(out));
+}
