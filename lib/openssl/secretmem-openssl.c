@@ -33,7 +33,8 @@
  *           for comparison, it leaves copies of RSA keys behind)
  * SECRETMEM_OPENSSL_ALLOW_MLOCK=1 accepts ordinary mlocked memory when
  * neither /dev/secretmem nor memfd_secret(2) is available.
- * SECRETMEM_OPENSSL_MAX_BYTES=N caps the bytes of live secure-heap objects
+ * SECRETMEM_OPENSSL_MAX_BYTES=N caps the bytes of live secure-heap objects (in mode
+ * "all": of all OpenSSL objects)
  * (CRYPTO_secure_malloc then fails, as OpenSSL's fixed-size heap does).
  *
  * Without secret memory the library refuses to run the program (exit status
@@ -390,17 +391,14 @@ PUBLIC void CRYPTO_secure_clear_free(void *ptr, size_t num, const char *file, in
 
 /* ---- the normal heap ---- */
 
-/* Mode all: OpenSSL's normal objects in secret memory too (not counted in
- * CRYPTO_secure_used(), which is about the secure heap). */
+/* Mode all: OpenSSL's normal objects in secret memory too, counted (and
+ * capped) with the secure heap's. */
 PUBLIC void *CRYPTO_malloc(size_t num, const char *file, int line)
 {
 	void *p;
 
-	if (mode == MODE_ALL) {
-		if (!num)
-			return NULL;
-		return secretmem_malloc(num);
-	}
+	if (mode == MODE_ALL)
+		return num ? CRYPTO_secure_malloc(num, file, line) : NULL;
 	if (__atomic_load_n(&direct, __ATOMIC_RELAXED))
 		return num ? malloc(num) : NULL;
 	resolve();
@@ -434,10 +432,7 @@ PUBLIC void CRYPTO_free(void *str, const char *file, int line)
 		return;
 	if (secretmem_owns(str)) {
 		/* mode all, or a secure object freed with OPENSSL_free */
-		if (mode != MODE_ALL)
-			__atomic_sub_fetch(&secure_used, secretmem_usable_size(str),
-					   __ATOMIC_RELAXED);
-		secretmem_mfree(str);
+		secure_release(str);
 		return;
 	}
 	if (__atomic_load_n(&direct, __ATOMIC_RELAXED)) {
