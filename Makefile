@@ -109,8 +109,9 @@ bench:
 CHECKPATCH_DIR := $(SM_CACHE)/checkpatch
 LINT_CROSS ?= 6.1-arm64 6.12-arm64
 lint: deps
-	shellcheck -x $(QEMU_DIR)/*.sh .ci/run userspace-test/dkms/test-dkms.sh userspace-test/check.sh
-	shellcheck -s sh $(QEMU_DIR)/init module/conftest.sh \
+	shellcheck -x $(QEMU_DIR)/*.sh .ci/run userspace-test/dkms/test-dkms.sh userspace-test/check.sh \
+		userspace-test/ossl/stage.sh
+	shellcheck -s sh $(QEMU_DIR)/init userspace-test/ossl/speed.sh module/conftest.sh \
 		module/dist/deb/postinst.in module/dist/deb/prerm.in
 	$(MAKE) -C lib lint
 	$(QEMU_DIR)/fetch.sh $(SERIES)

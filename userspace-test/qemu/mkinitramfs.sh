@@ -97,6 +97,8 @@ if [ -d "$TESTS" ]; then
 	find "$TESTS" -maxdepth 1 -type f -perm -u+x ! -name '*.o' \
 		-exec cp {} "$STAGE/tests/" \;
 fi
+# The OpenSSL tests: the host's openssl with its libraries, the preload, keys.
+"$TOP/userspace-test/ossl/stage.sh" "$STAGE"
 echo 'root:x:0:0:root:/root:/bin/sh' >"$STAGE/etc/passwd"
 echo 'root:x:0:' >"$STAGE/etc/group"
 

@@ -1,0 +1,591 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * secretmem-openssl.c - libsecretmem-openssl.so, an LD_PRELOAD library that
+ * keeps an unchanged OpenSSL 3 program's private keys in secret memory.
+ *
+ * libcrypto.so.3 calls its own exported functions through its PLT, so the
+ * definitions here replace OpenSSL's for libcrypto's internal calls too:
+ *
+ *  - The secure-heap API (CRYPTO_secure_malloc, _zalloc, _free, _clear_free,
+ *    _allocated, _malloc_init, _malloc_initialized, _malloc_done, _used,
+ *    _actual_size) is served by libsecretmem.  OpenSSL allocates the private
+ *    parts of its keys there: BIGNUMs with BN_FLG_SECURE (RSA's d, p, q, dP,
+ *    dQ, qInv are decoded as secure BIGNUMs; the EC private scalar is
+ *    BN_secure_new'ed) and the raw X25519/Ed25519/X448/Ed448 keys.
+ *  - BN_MONT_CTX_set and BN_MONT_CTX_copy: a Montgomery context of a secure
+ *    modulus (RSA's p and q, cached in the key after the first private-key
+ *    operation) gets secure BIGNUMs for N, RR and Ni, which OpenSSL would
+ *    otherwise put on the normal heap: N is a copy of p, and RR = R^2 mod p
+ *    gives p away through gcd(R^2 - RR, n).
+ *  - CRYPTO_free, CRYPTO_clear_free, CRYPTO_realloc, CRYPTO_clear_realloc:
+ *    every block of OpenSSL's normal heap is scrubbed (its whole usable
+ *    size) when it is freed or moved, so the transient copies of a key
+ *    (the PEM decoder's DER, ASN.1 octet strings, BN_CTX temporaries, digest
+ *    contexts) are gone once the operation that made them is over.
+ *  - CRYPTO_malloc and CRYPTO_zalloc: forwarded, or, in mode "all", served
+ *    from secret memory as well.
+ *
+ * SECRETMEM_OPENSSL_MODE selects:
+ *   keys    (default) all of the above; secret memory holds the keys only
+ *   all     every OpenSSL allocation in secret memory (the whole OpenSSL heap
+ *           is then unswappable and counts against RLIMIT_MEMLOCK)
+ *   secure  the secure-heap API only (what a secure heap alone protects;
+ *           for comparison, it leaves copies of RSA keys behind)
+ * SECRETMEM_OPENSSL_ALLOW_MLOCK=1 accepts ordinary mlocked memory when
+ * neither /dev/secretmem nor memfd_secret(2) is available.
+ * SECRETMEM_OPENSSL_MAX_BYTES=N caps the bytes of live secure-heap objects (in mode
+ * "all": of all OpenSSL objects)
+ * (CRYPTO_secure_malloc then fails, as OpenSSL's fixed-size heap does).
+ *
+ * Without secret memory the library refuses to run the program (exit status
+ * 127 with a message on stderr): it never falls back to weaker memory.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "libsecretmem.h"
+
+#define PUBLIC __attribute__((visibility("default")))
+#define PREFIX "libsecretmem-openssl: "
+
+/* OpenSSL 3's ABI, as in <openssl/crypto.h> and <openssl/bn.h>. */
+typedef void *(*crypto_malloc_fn)(size_t num, const char *file, int line);
+typedef void *(*crypto_realloc_fn)(void *p, size_t num, const char *file, int line);
+typedef void (*crypto_free_fn)(void *p, const char *file, int line);
+typedef struct bignum_st BIGNUM;
+typedef struct bignum_ctx BN_CTX;
+typedef struct bn_mont_ctx_st BN_MONT_CTX;
+#define BN_FLG_STATIC_DATA	0x02
+#define BN_FLG_SECURE	0x08
+
+/*
+ * struct bn_mont_ctx_st of OpenSSL 3 (crypto/bn/bn_local.h): int ri, then
+ * the BIGNUMs RR, N, Ni.  BIGNUM is { BN_ULONG *d; int top, dmax, neg,
+ * flags; }.  The layout is checked at run time (mont_layout_ok()).
+ */
+struct sm_bignum {
+	unsigned long *d;
+	int top, dmax, neg, flags;
+};
+
+struct sm_mont {
+	int ri;
+	struct sm_bignum RR, N, Ni;
+	unsigned long n0[2];
+	int flags;
+};
+
+/* Prototypes of what this file exports (OpenSSL's declarations). */
+PUBLIC int CRYPTO_secure_malloc_init(size_t size, size_t minsize);
+PUBLIC int CRYPTO_secure_malloc_done(void);
+PUBLIC int CRYPTO_secure_malloc_initialized(void);
+PUBLIC void *CRYPTO_secure_malloc(size_t num, const char *file, int line);
+PUBLIC void *CRYPTO_secure_zalloc(size_t num, const char *file, int line);
+PUBLIC void CRYPTO_secure_free(void *ptr, const char *file, int line);
+PUBLIC void CRYPTO_secure_clear_free(void *ptr, size_t num, const char *file, int line);
+PUBLIC int CRYPTO_secure_allocated(const void *ptr);
+PUBLIC size_t CRYPTO_secure_used(void);
+PUBLIC size_t CRYPTO_secure_actual_size(void *ptr);
+PUBLIC void *CRYPTO_malloc(size_t num, const char *file, int line);
+PUBLIC void *CRYPTO_zalloc(size_t num, const char *file, int line);
+PUBLIC void *CRYPTO_realloc(void *str, size_t num, const char *file, int line);
+PUBLIC void *CRYPTO_clear_realloc(void *str, size_t old_len, size_t num,
+				  const char *file, int line);
+PUBLIC void CRYPTO_free(void *str, const char *file, int line);
+PUBLIC void CRYPTO_clear_free(void *str, size_t num, const char *file, int line);
+PUBLIC int BN_MONT_CTX_set(BN_MONT_CTX *mont, const BIGNUM *mod, BN_CTX *ctx);
+PUBLIC BN_MONT_CTX *BN_MONT_CTX_copy(BN_MONT_CTX *to, BN_MONT_CTX *from);
+
+enum mode { MODE_KEYS, MODE_ALL, MODE_SECURE };
+
+static enum mode mode = MODE_KEYS;
+static size_t max_bytes;		/* 0: no cap of our own */
+static size_t secure_used;		/* actual sizes of live secure objects */
+static size_t secure_peak;		/* the most secure_used has been */
+static int verbose;			/* SECRETMEM_OPENSSL_VERBOSE: report at exit */
+
+/* libcrypto's own definitions, found lazily (RTLD_NEXT: after us). */
+static struct {
+	crypto_malloc_fn malloc;
+	crypto_realloc_fn realloc;
+	crypto_free_fn free;
+	void (*get_mem_functions)(crypto_malloc_fn *, crypto_realloc_fn *,
+				  crypto_free_fn *);
+	int (*mont_set)(BN_MONT_CTX *, const BIGNUM *, BN_CTX *);
+	BN_MONT_CTX *(*mont_copy)(BN_MONT_CTX *, BN_MONT_CTX *);
+	int (*bn_get_flags)(const BIGNUM *, int);
+	int (*bn_ucmp)(const BIGNUM *, const BIGNUM *);
+	void (*cleanse)(void *, size_t);
+} real;
+static int resolved;		/* 1: real.* set */
+static int default_heap = -1;	/* 1: OpenSSL's heap is glibc's malloc */
+static int mont_checked;	/* 1: BN_MONT_CTX layout verified */
+static int direct;		/* 1: call glibc's malloc/free (see CRYPTO_malloc) */
+
+static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...);
+
+static void die(const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > 0) {
+		if ((size_t)n > sizeof(buf) - 1)
+			n = sizeof(buf) - 1;
+		if (write(2, PREFIX, sizeof(PREFIX) - 1) < 0 || write(2, buf, n) < 0 ||
+		    write(2, "\n", 1) < 0)
+			n = 0;
+	}
+	abort();
+}
+
+static void *need(const char *name)
+{
+	void *f = dlsym(RTLD_NEXT, name);
+
+	if (!f)
+		die("%s not found: is this an OpenSSL 3 (libcrypto.so.3) program?", name);
+	return f;
+}
+
+static void resolve(void)
+{
+	if (__atomic_load_n(&resolved, __ATOMIC_ACQUIRE))
+		return;
+	/* Idempotent: two threads racing store the same values. */
+	real.malloc = (crypto_malloc_fn)need("CRYPTO_malloc");
+	real.realloc = (crypto_realloc_fn)need("CRYPTO_realloc");
+	real.free = (crypto_free_fn)need("CRYPTO_free");
+	real.get_mem_functions = need("CRYPTO_get_mem_functions");
+	real.mont_set = need("BN_MONT_CTX_set");
+	real.mont_copy = need("BN_MONT_CTX_copy");
+	real.bn_get_flags = need("BN_get_flags");
+	real.bn_ucmp = need("BN_ucmp");
+	real.cleanse = need("OPENSSL_cleanse");
+	__atomic_store_n(&resolved, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * Is OpenSSL's normal heap glibc's malloc (no CRYPTO_set_mem_functions by
+ * the program)?  Only then can a freed block's size be known and the whole
+ * block scrubbed.  The default functions are CRYPTO_malloc & co.
+ * themselves, which resolve to ours.
+ */
+static int glibc_heap(void)
+{
+	crypto_malloc_fn m;
+	crypto_realloc_fn r;
+	crypto_free_fn f;
+	int d = __atomic_load_n(&default_heap, __ATOMIC_RELAXED);
+
+	if (d >= 0)
+		return d;
+	resolve();
+	real.get_mem_functions(&m, &r, &f);
+	d = m == CRYPTO_malloc && r == CRYPTO_realloc && f == CRYPTO_free;
+	if (!d) {
+		static const char msg[] = PREFIX "the program replaced OpenSSL's "
+			"allocator (CRYPTO_set_mem_functions): freed OpenSSL "
+			"blocks are scrubbed only where OpenSSL clears them\n";
+
+		if (write(2, msg, sizeof(msg) - 1) < 0)
+			d = 0;
+	}
+	__atomic_store_n(&default_heap, d, __ATOMIC_RELAXED);
+	return d;
+}
+
+static void scrub(void *p, size_t n)
+{
+	explicit_bzero(p, n);
+}
+
+/* Scrub a normal-heap block of OpenSSL's before it is freed. */
+static void scrub_block(void *p)
+{
+	if (mode != MODE_SECURE && glibc_heap())
+		scrub(p, malloc_usable_size(p));
+}
+
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+static void __attribute__((constructor)) sm_ossl_init(void)
+{
+	const char *m = env("SECRETMEM_OPENSSL_MODE");
+	const char *cap = env("SECRETMEM_OPENSSL_MAX_BYTES");
+	const char *mlock = env("SECRETMEM_OPENSSL_ALLOW_MLOCK");
+	unsigned int flags = 0;
+	char *end;
+
+	if (!m || !strcmp(m, "keys"))
+		mode = MODE_KEYS;
+	else if (!strcmp(m, "all"))
+		mode = MODE_ALL;
+	else if (!strcmp(m, "secure"))
+		mode = MODE_SECURE;
+	else
+		die("SECRETMEM_OPENSSL_MODE=%s: expected keys, all or secure", m);
+	if (cap) {
+		errno = 0;
+		max_bytes = strtoull(cap, &end, 0);
+		if (errno || *end || !max_bytes)
+			die("SECRETMEM_OPENSSL_MAX_BYTES=%s: expected a positive number", cap);
+	}
+	if (mlock && !strcmp(mlock, "1"))
+		flags |= SECRETMEM_LIB_ALLOW_MLOCK;
+	else if (mlock && strcmp(mlock, "0"))
+		die("SECRETMEM_OPENSSL_ALLOW_MLOCK=%s: expected 0 or 1", mlock);
+	if (secretmem_lib_init(flags)) {
+		int err = errno;
+		char msg[400];
+		int n;
+
+		n = snprintf(msg, sizeof(msg), PREFIX "no secret memory (%s): "
+			     "load the secretmem_dev module or use a kernel with "
+			     "memfd_secret(2) (6.1: boot with secretmem.enable=1); "
+			     "SECRETMEM_OPENSSL_ALLOW_MLOCK=1 accepts mlocked memory. "
+			     "Not running unprotected.\n", strerror(err));
+		if (n > 0 && write(2, msg, (size_t)n < sizeof(msg) ? (size_t)n : sizeof(msg) - 1) < 0)
+			n = 0;
+		_exit(127);
+	}
+	if (env("SECRETMEM_OPENSSL_VERBOSE")) {
+		verbose = 1;
+		fprintf(stderr, PREFIX "mode %s, backend %s\n",
+			mode == MODE_ALL ? "all" : mode == MODE_SECURE ? "secure" : "keys",
+			secretmem_backend_name(secretmem_backend()));
+	}
+}
+
+/* SECRETMEM_OPENSSL_VERBOSE: what the secure heap held, at exit. */
+static void __attribute__((destructor)) sm_ossl_report(void)
+{
+	struct secretmem_lib_stats st;
+
+	if (!verbose || secretmem_lib_stats(&st))
+		return;
+	fprintf(stderr, PREFIX "secure heap at exit: %zu bytes in use, peak %zu; "
+		"secret memory: %zu objects, %zu bytes, %zu pages mapped\n",
+		__atomic_load_n(&secure_used, __ATOMIC_RELAXED),
+		__atomic_load_n(&secure_peak, __ATOMIC_RELAXED),
+		st.objects_in_use, st.bytes_in_use, st.pages_mapped);
+}
+
+/* ---- the secure heap ---- */
+
+/* A secret object: usable size back off the counter, then scrubbed and freed. */
+static void secure_release(void *ptr)
+{
+	__atomic_sub_fetch(&secure_used, secretmem_usable_size(ptr), __ATOMIC_RELAXED);
+	secretmem_mfree(ptr);
+}
+
+PUBLIC int CRYPTO_secure_malloc_init(size_t size, size_t minsize)
+{
+	(void)size;
+	(void)minsize;
+	/* Always on: secret memory comes from libsecretmem, not a fixed arena. */
+	return 1;
+}
+
+PUBLIC int CRYPTO_secure_malloc_done(void)
+{
+	/* OpenSSL's contract: 1 only if nothing is allocated.  The heap stays
+	 * usable afterwards (OpenSSL would fall back to the normal heap). */
+	return __atomic_load_n(&secure_used, __ATOMIC_RELAXED) == 0;
+}
+
+PUBLIC int CRYPTO_secure_malloc_initialized(void)
+{
+	return 1;
+}
+
+PUBLIC void *CRYPTO_secure_malloc(size_t num, const char *file, int line)
+{
+	size_t sz, used;
+	void *p;
+
+	(void)file;
+	(void)line;
+	if (max_bytes && num > max_bytes)
+		return NULL;
+	p = secretmem_malloc(num ? num : 1);
+	if (!p)
+		return NULL;
+	sz = secretmem_usable_size(p);
+	used = __atomic_add_fetch(&secure_used, sz, __ATOMIC_RELAXED);
+	if (used > max_bytes && max_bytes) {
+		secure_release(p);
+		return NULL;
+	}
+	if (__builtin_expect(verbose, 0)) {
+		size_t peak = __atomic_load_n(&secure_peak, __ATOMIC_RELAXED);
+
+		while (used > peak && !__atomic_compare_exchange_n(&secure_peak, &peak, used, 1,
+								  __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+			;
+	}
+	return p;
+}
+
+PUBLIC void *CRYPTO_secure_zalloc(size_t num, const char *file, int line)
+{
+	/* secretmem_malloc() hands out zeroed memory */
+	return CRYPTO_secure_malloc(num, file, line);
+}
+
+PUBLIC int CRYPTO_secure_allocated(const void *ptr)
+{
+	return ptr && secretmem_owns(ptr);
+}
+
+PUBLIC size_t CRYPTO_secure_actual_size(void *ptr)
+{
+	return ptr ? secretmem_usable_size(ptr) : 0;
+}
+
+PUBLIC size_t CRYPTO_secure_used(void)
+{
+	return __atomic_load_n(&secure_used, __ATOMIC_RELAXED);
+}
+
+PUBLIC void CRYPTO_secure_free(void *ptr, const char *file, int line)
+{
+	if (!ptr)
+		return;
+	if (!secretmem_owns(ptr)) {
+		/* A normal-heap block (OpenSSL does the same) */
+		CRYPTO_free(ptr, file, line);
+		return;
+	}
+	secure_release(ptr);
+}
+
+PUBLIC void CRYPTO_secure_clear_free(void *ptr, size_t num, const char *file, int line)
+{
+	if (!ptr)
+		return;
+	if (!secretmem_owns(ptr)) {
+		scrub(ptr, num);
+		CRYPTO_free(ptr, file, line);
+		return;
+	}
+	secure_release(ptr);
+}
+
+/* ---- the normal heap ---- */
+
+/* Mode all: OpenSSL's normal objects in secret memory too, counted (and
+ * capped) with the secure heap's. */
+PUBLIC void *CRYPTO_malloc(size_t num, const char *file, int line)
+{
+	void *p;
+
+	if (mode == MODE_ALL)
+		return num ? CRYPTO_secure_malloc(num, file, line) : NULL;
+	if (__atomic_load_n(&direct, __ATOMIC_RELAXED))
+		return num ? malloc(num) : NULL;
+	resolve();
+	p = real.malloc(num, file, line);
+	/*
+	 * libcrypto's first allocation ends CRYPTO_set_mem_functions()'s
+	 * window; from then on, with OpenSSL's default functions, its
+	 * CRYPTO_malloc and CRYPTO_free are glibc's malloc and free (release
+	 * builds count nothing and inject no failures), so call those.
+	 */
+	if (p && mode != MODE_SECURE && glibc_heap())
+		__atomic_store_n(&direct, 1, __ATOMIC_RELAXED);
+	return p;
+}
+
+PUBLIC void *CRYPTO_zalloc(size_t num, const char *file, int line)
+{
+	void *p;
+
+	if (mode == MODE_ALL)
+		return CRYPTO_malloc(num, file, line);	/* zeroed */
+	p = CRYPTO_malloc(num, file, line);
+	if (p)
+		memset(p, 0, num);
+	return p;
+}
+
+PUBLIC void CRYPTO_free(void *str, const char *file, int line)
+{
+	if (!str)
+		return;
+	if (secretmem_owns(str)) {
+		/* mode all, or a secure object freed with OPENSSL_free */
+		secure_release(str);
+		return;
+	}
+	if (__atomic_load_n(&direct, __ATOMIC_RELAXED)) {
+		scrub(str, malloc_usable_size(str));
+		free(str);
+		return;
+	}
+	resolve();
+	scrub_block(str);
+	real.free(str, file, line);
+}
+
+PUBLIC void CRYPTO_clear_free(void *str, size_t num, const char *file, int line)
+{
+	if (!str)
+		return;
+	/* CRYPTO_free scrubs the whole block anyway when it can */
+	if (num && !__atomic_load_n(&direct, __ATOMIC_RELAXED) && !secretmem_owns(str))
+		scrub(str, num);
+	CRYPTO_free(str, file, line);
+}
+
+/* Size of a block we can copy from: ours, or glibc's. */
+static size_t block_size(void *p)
+{
+	if (secretmem_owns(p))
+		return secretmem_usable_size(p);
+	return malloc_usable_size(p);
+}
+
+PUBLIC void *CRYPTO_realloc(void *str, size_t num, const char *file, int line)
+{
+	size_t old;
+	void *p;
+
+	if (!str)
+		return CRYPTO_malloc(num, file, line);
+	if (!num) {
+		CRYPTO_free(str, file, line);
+		return NULL;
+	}
+	if (mode != MODE_ALL && !secretmem_owns(str) &&
+	    (mode == MODE_SECURE || !glibc_heap())) {
+		resolve();
+		return real.realloc(str, num, file, line);
+	}
+	/* Never let realloc() move a block and leave the old copy behind. */
+	old = block_size(str);
+	if (num <= old)
+		return str;
+	p = CRYPTO_malloc(num, file, line);
+	if (!p)
+		return NULL;
+	memcpy(p, str, old);
+	CRYPTO_free(str, file, line);
+	return p;
+}
+
+PUBLIC void *CRYPTO_clear_realloc(void *str, size_t old_len, size_t num,
+				  const char *file, int line)
+{
+	void *p;
+
+	if (!str)
+		return CRYPTO_malloc(num, file, line);
+	if (!num) {
+		CRYPTO_clear_free(str, old_len, file, line);
+		return NULL;
+	}
+	if (num < old_len) {
+		scrub((char *)str + num, old_len - num);
+		return str;
+	}
+	p = CRYPTO_malloc(num, file, line);
+	if (p) {
+		memcpy(p, str, old_len);
+		CRYPTO_clear_free(str, old_len, file, line);
+	}
+	return p;
+}
+
+/* ---- Montgomery contexts of secret moduli ---- */
+
+static int bn_secure(const void *bn)
+{
+	return real.bn_get_flags((const BIGNUM *)bn, BN_FLG_SECURE) != 0;
+}
+
+/*
+ * Flag the context's BIGNUMs secure before OpenSSL fills them: bn_expand
+ * then takes their words from CRYPTO_secure_malloc (bn_lib.c's
+ * bn_expand_internal), and words already on the normal heap are freed
+ * through CRYPTO_secure_clear_free, which hands them to CRYPTO_free.
+ */
+static void bn_make_secure(struct sm_bignum *b)
+{
+	size_t n = (size_t)b->dmax * sizeof(*b->d);
+	void *p;
+
+	b->flags |= BN_FLG_SECURE;
+	/* Words a reused context already has on the normal heap move over. */
+	if (!b->d || secretmem_owns(b->d) || (b->flags & BN_FLG_STATIC_DATA) ||
+	    b->dmax <= 0)
+		return;
+	p = CRYPTO_secure_malloc(n, NULL, 0);
+	if (!p)
+		return;		/* stays where it is; OpenSSL frees it right */
+	memcpy(p, b->d, n);
+	CRYPTO_clear_free(b->d, n, NULL, 0);
+	b->d = p;
+}
+
+static void mont_make_secure(BN_MONT_CTX *mont)
+{
+	struct sm_mont *m = (struct sm_mont *)mont;
+
+	bn_make_secure(&m->RR);
+	bn_make_secure(&m->N);
+	bn_make_secure(&m->Ni);
+}
+
+/* After the first BN_MONT_CTX_set: is N where struct sm_mont says? */
+static void mont_layout_check(BN_MONT_CTX *mont, const BIGNUM *mod)
+{
+	struct sm_mont *m = (struct sm_mont *)mont;
+
+	if (__atomic_load_n(&mont_checked, __ATOMIC_RELAXED))
+		return;
+	if (real.bn_ucmp((const BIGNUM *)&m->N, mod) || !m->N.d ||
+	    !secretmem_owns(m->N.d))
+		die("OpenSSL's BN_MONT_CTX is not laid out as in OpenSSL 3.0-3.x: refusing to continue");
+	__atomic_store_n(&mont_checked, 1, __ATOMIC_RELAXED);
+}
+
+PUBLIC int BN_MONT_CTX_set(BN_MONT_CTX *mont, const BIGNUM *mod, BN_CTX *ctx)
+{
+	int secret, ret;
+
+	resolve();
+	secret = mode != MODE_SECURE && mont && mod && bn_secure(mod);
+	if (secret)
+		mont_make_secure(mont);
+	ret = real.mont_set(mont, mod, ctx);
+	if (ret && secret)
+		mont_layout_check(mont, mod);
+	return ret;
+}
+
+PUBLIC BN_MONT_CTX *BN_MONT_CTX_copy(BN_MONT_CTX *to, BN_MONT_CTX *from)
+{
+	resolve();
+	if (mode != MODE_SECURE && to && from && to != from &&
+	    bn_secure(&((struct sm_mont *)from)->N))
+		mont_make_secure(to);
+	return real.mont_copy(to, from);
+}

@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * unit.c - ossl_unit: OpenSSL 3's secure-heap API as libsecretmem-openssl.so
+ * provides it, checked against what OpenSSL documents
+ * (CRYPTO_secure_malloc(3)).  A dynamic program linked with the system's
+ * libcrypto.so.3, run with LD_PRELOAD=libsecretmem-openssl.so:
+ *
+ *   ossl_unit CHECK      one check; exit 0 if it holds, 1 with a message
+ *   ossl_unit --list     the checks
+ *
+ * Run without the preload, the checks that need secret memory fail: they
+ * are about the preload, not about OpenSSL's own heap.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+
+#define FAIL(...) do { printf("FAIL: " __VA_ARGS__); putchar('\n'); return 1; } while (0)
+
+/* Is [p, p+n) unreadable through /proc/self/mem (secret memory)? */
+static int proc_mem_refuses(const void *p, size_t n)
+{
+	unsigned char buf[64];
+	int fd = open("/proc/self/mem", O_RDONLY);
+	ssize_t r;
+
+	if (fd < 0)
+		return 0;
+	r = pread(fd, buf, n < sizeof(buf) ? n : sizeof(buf), (off_t)(uintptr_t)p);
+	close(fd);
+	return r < 0;
+}
+
+static int all_zero(const volatile unsigned char *p, size_t from, size_t to)
+{
+	size_t i;
+
+	for (i = from; i < to; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+static int t_initialized(void)
+{
+	if (CRYPTO_secure_malloc_initialized() != 1)
+		FAIL("CRYPTO_secure_malloc_initialized() is not 1");
+	/* a program's own init call succeeds and changes nothing */
+	if (CRYPTO_secure_malloc_init(32768, 16) != 1)
+		FAIL("CRYPTO_secure_malloc_init() did not return 1");
+	if (CRYPTO_secure_malloc_initialized() != 1)
+		FAIL("not initialized after CRYPTO_secure_malloc_init()");
+	return 0;
+}
+
+static int t_allocated(void)
+{
+	void *s = OPENSSL_secure_malloc(64), *n = OPENSSL_malloc(64);
+	int ok = 0;
+
+	if (!s || !n)
+		FAIL("allocation failed");
+	if (CRYPTO_secure_allocated(s) != 1)
+		printf("FAIL: CRYPTO_secure_allocated() of a secure object is not 1\n");
+	else if (CRYPTO_secure_allocated(n) != 0)
+		printf("FAIL: CRYPTO_secure_allocated() of a normal-heap object is not 0\n");
+	else if (CRYPTO_secure_allocated(NULL) != 0)
+		printf("FAIL: CRYPTO_secure_allocated(NULL) is not 0\n");
+	else if (!proc_mem_refuses(s, 64))
+		printf("FAIL: the secure object is readable through /proc/self/mem\n");
+	else if (proc_mem_refuses(n, 64))
+		printf("FAIL: /proc/self/mem cannot read the normal heap either (probe broken)\n");
+	else
+		ok = 1;
+	OPENSSL_secure_free(s);
+	OPENSSL_free(n);
+	return !ok;
+}
+
+static int t_actual_size(void)
+{
+	static const size_t sizes[] = { 1, 17, 32, 100, 1000, 5000, 70000 };
+	size_t i;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		void *p = OPENSSL_secure_malloc(sizes[i]);
+		size_t a;
+
+		if (!p)
+			FAIL("OPENSSL_secure_malloc(%zu) failed", sizes[i]);
+		a = CRYPTO_secure_actual_size(p);
+		memset(p, 0xa5, a);	/* the whole actual size is usable */
+		OPENSSL_secure_free(p);
+		if (a < sizes[i])
+			FAIL("CRYPTO_secure_actual_size() %zu < requested %zu", a, sizes[i]);
+	}
+	return 0;
+}
+
+static int t_used(void)
+{
+	size_t u0 = CRYPTO_secure_used(), u1, u2, a;
+	void *p = OPENSSL_secure_malloc(100);
+
+	if (!p)
+		FAIL("OPENSSL_secure_malloc failed");
+	a = CRYPTO_secure_actual_size(p);
+	u1 = CRYPTO_secure_used();
+	OPENSSL_secure_clear_free(p, 100);
+	u2 = CRYPTO_secure_used();
+	if (u1 != u0 + a)
+		FAIL("CRYPTO_secure_used() went from %zu to %zu for an object of actual size %zu",
+		     u0, u1, a);
+	if (u2 != u0)
+		FAIL("CRYPTO_secure_used() is %zu after the free, was %zu", u2, u0);
+	return 0;
+}
+
+static int t_zalloc(void)
+{
+	int round;
+
+	/* a freed dirty object's memory must come back zeroed */
+	for (round = 0; round < 2; round++) {
+		unsigned char *p = OPENSSL_secure_zalloc(200);
+
+		if (!p)
+			FAIL("OPENSSL_secure_zalloc failed");
+		if (!all_zero(p, 0, 200))
+			FAIL("OPENSSL_secure_zalloc memory is not zero (round %d)", round);
+		memset(p, 0x5c, 200);
+		OPENSSL_secure_free(p);
+	}
+	return 0;
+}
+
+static int t_clear_free(void)
+{
+	/* a neighbour keeps the slab mapped while p's slot is free */
+	void *keep = OPENSSL_secure_malloc(256);
+	volatile unsigned char *p = OPENSSL_secure_malloc(256);
+
+	if (!p || !keep)
+		FAIL("OPENSSL_secure_malloc failed");
+	memset((void *)p, 0x3c, 256);
+	OPENSSL_secure_clear_free((void *)p, 256);
+	/* the slot stays mapped in the library's secret slab */
+	if (!all_zero(p, 0, 256))
+		FAIL("the object's bytes are not zero after OPENSSL_secure_clear_free");
+	p = OPENSSL_secure_malloc(256);
+	memset((void *)p, 0x3c, 256);
+	OPENSSL_secure_free((void *)p);
+	if (!all_zero(p, 0, 256))
+		FAIL("the object's bytes are not zero after OPENSSL_secure_free");
+	OPENSSL_secure_free(keep);
+	return 0;
+}
+
+static int t_free_foreign(void)
+{
+	void *n = OPENSSL_malloc(48);
+
+	if (!n)
+		FAIL("OPENSSL_malloc failed");
+	/* OpenSSL hands a normal-heap pointer to CRYPTO_free */
+	OPENSSL_secure_clear_free(n, 48);
+	n = OPENSSL_malloc(48);
+	OPENSSL_secure_free(n);
+	OPENSSL_secure_free(NULL);
+	OPENSSL_secure_clear_free(NULL, 8);
+	return 0;
+}
+
+static int t_done(void)
+{
+	void *p = OPENSSL_secure_malloc(64);
+
+	if (!p)
+		FAIL("OPENSSL_secure_malloc failed");
+	if (CRYPTO_secure_malloc_done() != 0)
+		FAIL("CRYPTO_secure_malloc_done() returned 1 with an object allocated");
+	OPENSSL_secure_free(p);
+	if (CRYPTO_secure_malloc_done() != (CRYPTO_secure_used() == 0))
+		FAIL("CRYPTO_secure_malloc_done() is not 1 exactly when nothing is in use");
+	/* and the heap stays secret afterwards (no fallback to the normal heap) */
+	p = OPENSSL_secure_malloc(64);
+	if (!p || !CRYPTO_secure_allocated(p))
+		FAIL("after CRYPTO_secure_malloc_done() allocations are not secure");
+	OPENSSL_secure_free(p);
+	return 0;
+}
+
+/* Freed normal-heap blocks are scrubbed (glibc reuses the first 16 bytes). */
+static int t_free_scrubs(void)
+{
+	volatile unsigned char *p = OPENSSL_malloc(300);
+
+	if (!p)
+		FAIL("OPENSSL_malloc failed");
+	memset((void *)p, 0x6b, 300);
+	OPENSSL_free((void *)p);
+	if (!all_zero(p, 16, 300))
+		FAIL("a freed OpenSSL heap block still holds its contents");
+	return 0;
+}
+
+static int t_realloc_scrubs(void)
+{
+	volatile unsigned char *p = OPENSSL_malloc(300), *q;
+	size_t i;
+
+	if (!p)
+		FAIL("OPENSSL_malloc failed");
+	memset((void *)p, 0x6b, 300);
+	q = OPENSSL_realloc((void *)p, 1 << 20);
+	if (!q)
+		FAIL("OPENSSL_realloc failed");
+	for (i = 0; i < 300; i++)
+		if (q[i] != 0x6b)
+			FAIL("OPENSSL_realloc lost the contents");
+	if (q != p && !all_zero(p, 16, 300))
+		FAIL("OPENSSL_realloc left the old copy behind");
+	OPENSSL_free((void *)q);
+	return 0;
+}
+
+/* A Montgomery context of a secure modulus keeps it in secure memory. */
+static int t_mont_secure(void)
+{
+	BIGNUM *m = BN_secure_new(), *pub = BN_new();
+	BN_MONT_CTX *mont = BN_MONT_CTX_new(), *mont2 = BN_MONT_CTX_new();
+	BN_CTX *ctx = BN_CTX_new();
+	/* OpenSSL 3's struct bn_mont_ctx_st: int ri; BIGNUM RR, N, Ni; ... */
+	struct bn { void *d; int top, dmax, neg, flags; };
+	struct mont { int ri; struct bn RR, N, Ni; } *mc, *mc2;
+	int ok = 0;
+
+	if (!m || !pub || !mont || !mont2 || !ctx ||
+	    !BN_rand(m, 1024, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ODD) || !BN_copy(pub, m))
+		FAIL("setup failed");
+	mc = (struct mont *)mont;
+	mc2 = (struct mont *)mont2;
+	if (!BN_MONT_CTX_set(mont, m, ctx))
+		printf("FAIL: BN_MONT_CTX_set failed\n");
+	else if (!CRYPTO_secure_allocated(mc->N.d) || !CRYPTO_secure_allocated(mc->RR.d))
+		printf("FAIL: the context of a secure modulus has N or RR on the normal heap\n");
+	else if (!BN_MONT_CTX_copy(mont2, mont) || !CRYPTO_secure_allocated(mc2->N.d))
+		printf("FAIL: BN_MONT_CTX_copy of it has N on the normal heap\n");
+	else if (!BN_MONT_CTX_set(mont2, pub, ctx) || !BN_MONT_CTX_set(mont, pub, ctx))
+		printf("FAIL: BN_MONT_CTX_set of a public modulus failed\n");
+	else
+		ok = 1;
+	BN_MONT_CTX_free(mont);
+	BN_MONT_CTX_free(mont2);
+	/* a public modulus's context stays on the normal heap (nothing pinned) */
+	mont = BN_MONT_CTX_new();
+	mc = (struct mont *)mont;
+	if (ok && (!BN_MONT_CTX_set(mont, pub, ctx) || CRYPTO_secure_allocated(mc->N.d))) {
+		printf("FAIL: the context of a public modulus went to secure memory\n");
+		ok = 0;
+	}
+	BN_MONT_CTX_free(mont);
+	BN_CTX_free(ctx);
+	BN_clear_free(m);
+	BN_free(pub);
+	return !ok;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(void);
+} checks[] = {
+	{ "initialized", t_initialized },
+	{ "allocated", t_allocated },
+	{ "actual_size", t_actual_size },
+	{ "used", t_used },
+	{ "zalloc", t_zalloc },
+	{ "clear_free", t_clear_free },
+	{ "free_foreign", t_free_foreign },
+	{ "done", t_done },
+	{ "free_scrubs", t_free_scrubs },
+	{ "realloc_scrubs", t_realloc_scrubs },
+	{ "mont_secure", t_mont_secure },
+};
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: ossl_unit CHECK | --list\n");
+		return 2;
+	}
+	for (i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+		if (!strcmp(argv[1], "--list"))
+			printf("%s\n", checks[i].name);
+		else if (!strcmp(argv[1], checks[i].name))
+			return checks[i].fn();
+	}
+	if (strcmp(argv[1], "--list")) {
+		fprintf(stderr, "ossl_unit: unknown check %s\n", argv[1]);
+		return 2;
+	}
+	return 0;
+}

@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: GPL-2.0
+// test_openssl.c - libsecretmem-openssl.so with Debian's own openssl binary: TLS handshakes with
+// RSA-2048, P-256 and Ed25519 server keys, and no copy of the private key in the server's memory,
+// in all RAM, or in RAM after the server exits; the same scans find copies without the preload.
+#include <signal.h>
+#include <time.h>
+
+#include "needles.h"
+#include "sm_test.h"
+
+SM_FILE("openssl", 87, 300);
+
+/*
+ * What userspace-test/ossl/stage.sh puts into the initramfs: the host's
+ * openssl with its libraries, the preload, ossl_unit, and per key kind K
+ * (rsa, p256, ed25519) K.pem/K.crt/K.needles for the preloaded server and
+ * K-ctl.* for the control server.  The two keys differ, so copies the
+ * control leaves in RAM cannot be mistaken for the protected key's.
+ */
+#define OSSL_DIR	"/tests/ossl"
+#define OPENSSL		"/usr/bin/openssl"
+#define PRELOAD		OSSL_DIR "/libsecretmem-openssl.so"
+#define WAIT_SECS	(getenv("OSSL_WAIT") ? atoi(getenv("OSSL_WAIT")) : 120)	/* TCG: an RSA handshake takes seconds */
+
+static void ossl_or_skip(void)
+{
+	if (access(OSSL_DIR, F_OK) || access(OPENSSL, X_OK))
+		SKIP("no %s or %s: initramfs without the OpenSSL tests", OSSL_DIR, OPENSSL);
+}
+
+struct server {
+	pid_t pid;
+	int in_fd;		/* the server's stdin, kept open */
+	char key[96], sock[96], log[96];
+};
+
+static void key_path(char *buf, size_t n, const char *key, const char *ext)
+{
+	snprintf(buf, n, "%s/%s.%s", OSSL_DIR, key, ext);
+}
+
+static long count_in_file(const char *path, const char *what)
+{
+	char line[1024];
+	long c = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, what))
+			c++;
+	fclose(f);
+	return c;
+}
+
+/* The last lines of a log, for a failure message. */
+static const char *tail_of(const char *path)
+{
+	static char buf[600];
+	size_t n = 0;
+	int fd = open(path, O_RDONLY);
+	off_t end;
+
+	buf[0] = 0;
+	if (fd < 0)
+		return "(no log)";
+	end = lseek(fd, 0, SEEK_END);
+	if (end > (off_t)sizeof(buf) - 1)
+		lseek(fd, end - (off_t)sizeof(buf) + 1, SEEK_SET);
+	else
+		lseek(fd, 0, SEEK_SET);
+	n = read(fd, buf, sizeof(buf) - 1) > 0 ? strlen(buf) : 0;
+	close(fd);
+	(void)n;
+	return buf;
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* openssl s_server -naccept 2 with @key, preloaded or not; waits until it listens. */
+static void server_start(struct server *s, const char *key, bool preload)
+{
+	char pem[128], crt[128];
+	int in[2], fd;
+	double t0;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->key, sizeof(s->key), "%s", key);
+	snprintf(s->sock, sizeof(s->sock), "/tmp/ossl-%s-%d.sock", key, (int)getpid());
+	snprintf(s->log, sizeof(s->log), "/tmp/ossl-%s-%d.log", key, (int)getpid());
+	key_path(pem, sizeof(pem), key, "pem");
+	key_path(crt, sizeof(crt), key, "crt");
+	unlink(s->sock);
+	ck_assert(!pipe2(in, O_CLOEXEC));
+	fflush(NULL);
+	s->pid = fork();
+	ck_assert(s->pid >= 0);
+	if (s->pid == 0) {
+		dup2(in[0], 0);
+		fd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0)
+			_exit(126);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (preload)
+			setenv("LD_PRELOAD", PRELOAD, 1);
+		else
+			unsetenv("LD_PRELOAD");
+		execl(OPENSSL, "openssl", "s_server", "-key", pem, "-cert", crt,
+		      "-unix", s->sock, "-naccept", "2", (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	s->in_fd = in[1];
+	t0 = now_s();
+	while (access(s->sock, F_OK)) {
+		int st;
+
+		if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
+			s->pid = 0;
+			ck_abort_msg("s_server (%s%s) exited with status 0x%x: %s", key,
+				     preload ? ", preloaded" : "", st, tail_of(s->log));
+		}
+		ck_assert_msg(now_s() - t0 < WAIT_SECS, "s_server did not listen in %d s: %s",
+			      WAIT_SECS, tail_of(s->log));
+		usleep(50000);
+	}
+}
+
+/* Is pid blocked in accept(2) or accept4(2) (/proc/PID/syscall)? */
+static bool in_accept(pid_t pid)
+{
+	char path[64], buf[64];
+	long nr = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	if (sm_read_text(path, buf, sizeof(buf)) || sscanf(buf, "%ld", &nr) != 1)
+		return false;
+	return nr == 43 || nr == 288;	/* x86-64 accept, accept4 */
+}
+
+/* One s_client connection that must complete a verified handshake. */
+static void handshake(struct server *s, int nth)
+{
+	char crt[128], log[96];
+	double t0;
+	pid_t pid;
+	int st, fd;
+
+	key_path(crt, sizeof(crt), s->key, "crt");
+	snprintf(log, sizeof(log), "/tmp/ossl-client-%d.log", (int)getpid());
+	fflush(NULL);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		fd = open("/dev/null", O_RDONLY);
+		dup2(fd, 0);
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		unsetenv("LD_PRELOAD");
+		execl(OPENSSL, "openssl", "s_client", "-unix", s->sock, "-CAfile", crt,
+		      "-verify_return_error", "-brief", (char *)NULL);
+		_exit(127);
+	}
+	ck_assert(waitpid(pid, &st, 0) == pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+		      count_in_file(log, "CONNECTION ESTABLISHED") == 1,
+		      "s_client to %s failed (status 0x%x): %s", s->key, st, tail_of(log));
+	/*
+	 * The server is done with the connection once it has seen the
+	 * client's close_notify ("DONE", flushed at once) and is back in
+	 * accept(2); the last connection makes it exit instead.
+	 */
+	t0 = now_s();
+	while (count_in_file(s->log, "DONE") < nth ||
+	       (nth < 2 && !in_accept(s->pid))) {
+		ck_assert_msg(now_s() - t0 < WAIT_SECS, "s_server did not finish connection %d: %s",
+			      nth, tail_of(s->log));
+		usleep(50000);
+	}
+}
+
+/* The second connection ends the server (-naccept 2); its exit status must be 0. */
+static void server_finish(struct server *s)
+{
+	int st;
+
+	handshake(s, 2);
+	close(s->in_fd);
+	ck_assert(waitpid(s->pid, &st, 0) == s->pid);
+	s->pid = 0;
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+		      "s_server exited with status 0x%x: %s", st, tail_of(s->log));
+}
+
+static void server_kill(struct server *s)
+{
+	if (s->pid > 0) {
+		kill(s->pid, SIGKILL);
+		waitpid(s->pid, NULL, 0);
+		s->pid = 0;
+	}
+	close(s->in_fd);
+}
+
+static bool maps_have(pid_t pid, const char *what)
+{
+	char path[64], line[512];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, what))
+			found = true;
+	fclose(f);
+	return found;
+}
+
+static void load_needles(struct needles *ns, const char *key)
+{
+	char path[128], why[256];
+
+	key_path(path, sizeof(path), key, "needles");
+	ck_assert_msg(!needles_load(ns, path, why, sizeof(why)), "%s", why);
+}
+
+static long scan_pid(const struct needles *ns, pid_t pid, struct needle_hits *h)
+{
+	double t0 = now_s();
+
+	ck_assert_msg(!needles_scan_pid(ns, pid, h), "scan of /proc/%d/mem: %s", (int)pid,
+		      strerror(errno));
+	printf("  /proc/%d/mem: %zu bytes read, %ld region(s) unreadable, %ld hit(s) %s (%.1f s)\n",
+	       (int)pid, h->bytes, h->unreadable, h->hits, h->first, now_s() - t0);
+	needles_scan_done();
+	return h->hits;
+}
+
+static long scan_kcore(const struct needles *ns, struct needle_hits *h)
+{
+	double t0 = now_s();
+	struct kcore k;
+
+	KCORE_OPEN_OR_SKIP(&k);
+	ck_assert_msg(!needles_scan_kcore(ns, &k, h), "kcore scan: %s", strerror(errno));
+	kcore_close(&k);
+	printf("  /proc/kcore: %zu MiB of RAM read, %ld hit(s) %s (%.1f s)\n",
+	       h->bytes >> 20, h->hits, h->first, now_s() - t0);
+	needles_scan_done();
+	return h->hits;
+}
+
+/* ---- per key kind ---- */
+
+static void t_handshake(const char *key)
+{
+	struct server s;
+
+	ossl_or_skip();
+	server_start(&s, key, true);
+	handshake(&s, 1);
+	ck_assert_msg(maps_have(s.pid, "libsecretmem-openssl.so"), "the preload is not mapped");
+	ck_assert_msg(maps_have(s.pid, "/dev/secretmem") || maps_have(s.pid, "/secretmem"),
+		      "the preloaded server has no secret memory mapped");
+	server_finish(&s);
+}
+
+static void t_no_key_in_proc_mem(const char *key)
+{
+	static struct needles ns;
+	struct needle_hits h;
+	struct server s;
+
+	ossl_or_skip();
+	load_needles(&ns, key);
+	server_start(&s, key, true);
+	handshake(&s, 1);
+	scan_pid(&ns, s.pid, &h);
+	server_kill(&s);
+	ck_assert_msg(h.unreadable > 0, "no region of the server was unreadable: no secret memory?");
+	ck_assert_msg(h.hits == 0, "%ld copies of the %s key in the server's memory, first %s",
+		      h.hits, key, h.first);
+}
+
+static void t_no_key_in_kcore(const char *key)
+{
+	static struct needles ns;
+	struct needle_hits h;
+	struct server s;
+
+	ossl_or_skip();
+	load_needles(&ns, key);
+	server_start(&s, key, true);
+	handshake(&s, 1);
+	scan_kcore(&ns, &h);
+	server_kill(&s);
+	ck_assert_msg(h.hits == 0, "%ld copies of the %s key in RAM while the server runs, first %s",
+		      h.hits, key, h.first);
+}
+
+/*
+ * After the server is gone.  It is killed (SIGKILL), the hard case: no
+ * atexit cleanup runs, so nothing but the preload and the module's
+ * teardown scrub stands between the key and the freed pages.  (A clean
+ * exit also clears OpenSSL's live copies: RSA_free, BN_MONT_CTX_free.)
+ */
+static void t_no_key_after_exit(const char *key)
+{
+	static struct needles ns;
+	struct needle_hits h;
+	struct server s;
+	char why[256];
+	struct kcore k;
+
+	ossl_or_skip();
+	load_needles(&ns, key);
+	/* kcore open and the scan buffer faulted in before the server frees its pages */
+	if (kcore_open(&k, why, sizeof(why)))
+		SKIP("%s", why);
+	ck_assert(!needles_prepare());
+	server_start(&s, key, true);
+	handshake(&s, 1);
+	server_kill(&s);
+	ck_assert_msg(!needles_scan_kcore(&ns, &k, &h), "kcore scan: %s", strerror(errno));
+	kcore_close(&k);
+	needles_scan_done();
+	printf("  /proc/kcore after the kill: %zu MiB of RAM read, %ld hit(s) %s\n",
+	       h.bytes >> 20, h.hits, h.first);
+	ck_assert_msg(h.hits == 0, "%ld copies of the %s key in RAM after the server exited, first %s",
+		      h.hits, key, h.first);
+}
+
+/* Without the preload the same scans find the (control) key: they have power. */
+static void t_control_finds_key(const char *key)
+{
+	static struct needles ns;
+	struct needle_hits hp, hk, he, hf;
+	struct kcore k;
+	char ctl[64];
+	struct server s;
+
+	ossl_or_skip();
+	snprintf(ctl, sizeof(ctl), "%s-ctl", key);
+	load_needles(&ns, ctl);
+	server_start(&s, ctl, false);
+	handshake(&s, 1);
+	scan_pid(&ns, s.pid, &hp);
+	scan_kcore(&ns, &hk);
+	ck_assert_msg(hp.hits > 0, "no copy of the %s key in the unprotected server's memory", ctl);
+	ck_assert_msg(hk.hits > 0, "no copy of the %s key in RAM while the unprotected server runs",
+		      ctl);
+	/*
+	 * After the kill: the page where the running scan saw the first copy
+	 * first, then all of RAM.  kcore is open and the scan buffer mapped
+	 * before the kill, so the test allocates no page in between (a fresh
+	 * page would be one the server just freed, zeroed by init_on_alloc).
+	 */
+	KCORE_OPEN_OR_SKIP(&k);
+	ck_assert(!needles_prepare());
+	server_kill(&s);
+	ck_assert_msg(!needles_scan_kcore_phys(&ns, &k, hk.first_addr & ~4095ULL, 4096, &hf),
+		      "kcore scan of one page: %s", strerror(errno));
+	ck_assert_msg(!needles_scan_kcore(&ns, &k, &he), "kcore scan: %s", strerror(errno));
+	kcore_close(&k);
+	needles_scan_done();
+	printf("  after the kill: the page at 0x%llx: %ld hit(s); all RAM: %ld hit(s) %s\n",
+	       (unsigned long long)(hk.first_addr & ~4095ULL), hf.hits, he.hits, he.first);
+	ck_assert_msg(he.hits > 0,
+		      "no copy of the %s key in RAM after the unprotected server exited", ctl);
+}
+
+/* One test a line: the runner orders a file's tests by line. */
+SM_TEST(ossl_rsa_handshake) { t_handshake("rsa"); }
+SM_TEST(ossl_rsa_no_key_in_proc_mem) { t_no_key_in_proc_mem("rsa"); }
+SM_TEST(ossl_rsa_no_key_in_kcore) { t_no_key_in_kcore("rsa"); }
+SM_TEST(ossl_rsa_no_key_after_exit) { t_no_key_after_exit("rsa"); }
+SM_TEST(ossl_rsa_control_finds_key) { t_control_finds_key("rsa"); }
+
+SM_TEST(ossl_p256_handshake) { t_handshake("p256"); }
+SM_TEST(ossl_p256_no_key_in_proc_mem) { t_no_key_in_proc_mem("p256"); }
+SM_TEST(ossl_p256_no_key_in_kcore) { t_no_key_in_kcore("p256"); }
+SM_TEST(ossl_p256_no_key_after_exit) { t_no_key_after_exit("p256"); }
+SM_TEST(ossl_p256_control_finds_key) { t_control_finds_key("p256"); }
+
+SM_TEST(ossl_ed25519_handshake) { t_handshake("ed25519"); }
+SM_TEST(ossl_ed25519_no_key_in_proc_mem) { t_no_key_in_proc_mem("ed25519"); }
+SM_TEST(ossl_ed25519_no_key_in_kcore) { t_no_key_in_kcore("ed25519"); }
+SM_TEST(ossl_ed25519_no_key_after_exit) { t_no_key_after_exit("ed25519"); }
+SM_TEST(ossl_ed25519_control_finds_key) { t_control_finds_key("ed25519"); }
+
+
+/* ---- the secure-heap API (ossl_unit, a libcrypto program, preloaded) ---- */
+
+static void unit(const char *check)
+{
+	char out[96], cmd[256];
+	pid_t pid;
+	int st, fd;
+
+	ossl_or_skip();
+	snprintf(out, sizeof(out), "/tmp/ossl-unit-%d.log", (int)getpid());
+	fflush(NULL);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		setenv("LD_PRELOAD", PRELOAD, 1);
+		snprintf(cmd, sizeof(cmd), "%s/ossl_unit", OSSL_DIR);
+		execl(cmd, "ossl_unit", check, (char *)NULL);
+		_exit(127);
+	}
+	ck_assert(waitpid(pid, &st, 0) == pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "ossl_unit %s (status 0x%x): %s",
+		      check, st, tail_of(out));
+}
+
+SM_TEST(ossl_secure_malloc_initialized) { unit("initialized"); }
+SM_TEST(ossl_secure_allocated) { unit("allocated"); }
+SM_TEST(ossl_secure_actual_size) { unit("actual_size"); }
+SM_TEST(ossl_secure_used) { unit("used"); }
+SM_TEST(ossl_secure_zalloc_zeroes) { unit("zalloc"); }
+SM_TEST(ossl_secure_clear_free_scrubs) { unit("clear_free"); }
+SM_TEST(ossl_secure_free_normal_heap_ptr) { unit("free_foreign"); }
+SM_TEST(ossl_secure_malloc_done) { unit("done"); }
+SM_TEST(ossl_free_scrubs_heap_block) { unit("free_scrubs"); }
+SM_TEST(ossl_realloc_scrubs_old_block) { unit("realloc_scrubs"); }
+SM_TEST(ossl_mont_ctx_of_secret_modulus_secure) { unit("mont_secure"); }
+
+/* No secret memory (libsecretmem's SECRETMEM_BACKEND=none): the preload stops the program. */
+SM_TEST(ossl_refuses_without_secret_memory)
+{
+	char out[96];
+	pid_t pid;
+	int st, fd;
+
+	ossl_or_skip();
+	snprintf(out, sizeof(out), "/tmp/ossl-refuse-%d.log", (int)getpid());
+	fflush(NULL);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		setenv("LD_PRELOAD", PRELOAD, 1);
+		setenv("SECRETMEM_BACKEND", "none", 1);
+		execl(OPENSSL, "openssl", "version", (char *)NULL);
+		_exit(126);
+	}
+	ck_assert(waitpid(pid, &st, 0) == pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 127,
+		      "openssl ran without secret memory (status 0x%x): %s", st, tail_of(out));
+	ck_assert_msg(count_in_file(out, "Not running unprotected") == 1 &&
+		      count_in_file(out, "OpenSSL 3") == 0,
+		      "no refusal message, or the program ran: %s", tail_of(out));
+}
