@@ -348,8 +348,14 @@ chroot_run() {
 	[ -f "$d/.done" ] || die "no chroot $d"
 	exec 9>"$d.lock"
 	flock 9
-	# A helper's cache may link kernels/ to a shared cache: bind that too.
-	for m in "$SM_CACHE" "$(readlink -f "$SM_CACHE/kernels")" "$SM_TOP" /proc /dev; do
+	# A cache may link kernels/ to another cache: bind that too, unless it
+	# is inside this cache (a bind below a bind of the cache that holds the
+	# chroot itself is one umount(8) then cannot find).
+	local binds=("$SM_CACHE") k c
+	k=$(readlink -f "$SM_CACHE/kernels")
+	c=$(readlink -f "$SM_CACHE")
+	case $k/ in "$c"/*) ;; *) binds+=("$k") ;; esac
+	for m in "${binds[@]}" "$SM_TOP" /proc /dev; do
 		mkdir -p "$d$m"
 		mountpoint -q "$d$m" || mount --bind "$m" "$d$m"
 	done
