@@ -193,9 +193,14 @@ void sm_quarantine_free(void)
 struct page *sm_alloc_pages(gfp_t gfp, unsigned int order)
 {
 	struct page *page;
-	int tries;
 
-	for (tries = 0; tries < 8; tries++) {
+	/*
+	 * No fixed number of tries: the frames with a second mapping can come
+	 * in a run (up to 511 after the image's end in its last 2 MiB page),
+	 * and 8 tries made a 4 KiB mmap fail with ENOMEM on 5.10.  Each try
+	 * quarantines one such frame for good, so the loop ends.
+	 */
+	for (;;) {
 		page = alloc_pages(gfp, order);
 		if (!page || !sm_dmap_has_alias(page, order))
 			return page;
@@ -203,8 +208,10 @@ struct page *sm_alloc_pages(gfp_t gfp, unsigned int order)
 		spin_lock(&sm_quarantine_lock);
 		list_add(&page->lru, &sm_quarantine);
 		spin_unlock(&sm_quarantine_lock);
+		if (fatal_signal_pending(current))
+			return NULL;
+		cond_resched();
 	}
-	return NULL;
 }
 
 /*
