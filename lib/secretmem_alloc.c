@@ -220,6 +220,29 @@ const char *secretmem_backend_name(int backend)
 	}
 }
 
+/*
+ * Open the device and make sure it is the secretmem module's, not whatever
+ * sits at the path (e.g. /dev/zero bound over it: ordinary shared memory):
+ * SECRETMEM_IOC_GET_INFO must succeed.  The fd, or -1 and errno (ENODEV:
+ * not the secretmem device).
+ */
+static int device_fd(void)
+{
+	struct secretmem_info info;
+	int fd = open(SECRETMEM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	if (ioctl(fd, SECRETMEM_IOC_GET_INFO, &info) || info.size < sizeof(info.size)) {
+		close(fd);
+		errno = ENODEV;
+		return -1;
+	}
+	return fd;
+}
+
 static int memfd_secret_fd(void)
 {
 #ifdef SYS_memfd_secret
@@ -317,7 +340,7 @@ static int map_secret(void *addr, size_t len, int *lost)
 	*lost = 0;
 	switch (g.backend) {
 	case SECRETMEM_BACKEND_DEVICE:
-		fd = open(SECRETMEM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+		fd = device_fd();
 		if (fd < 0)
 			return -1;
 		break;
@@ -402,7 +425,7 @@ static int probe_backend(int b)
 
 	switch (b) {
 	case SECRETMEM_BACKEND_DEVICE:
-		fd = open(SECRETMEM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+		fd = device_fd();
 		break;
 	case SECRETMEM_BACKEND_MEMFD_SECRET:
 		fd = memfd_secret_fd();

@@ -2,7 +2,9 @@
 // test_libsecretmem.c - the allocator library libsecretmem (lib/): backends, packing, zeroing,
 // scrubbing, canaries, double free, foreign pointers, guard pages, threads, fork, limits.
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -177,6 +179,51 @@ SM_TEST(test_libsm_backend_none_is_enodev)
 	errno = 0;
 	ck_assert(!secretmem_malloc_guarded(10));
 	ck_assert_int_eq(errno, ENODEV);
+}
+
+/*
+ * Something else at /dev/secretmem (here /dev/zero bound over it in a
+ * private mount namespace: ordinary shared memory) is not the device.
+ */
+static int fake_device_child(void *arg, char *msg, size_t n)
+{
+	int forced = *(int *)arg, ret;
+
+	if (unshare(CLONE_NEWNS))
+		CFAIL("unshare(CLONE_NEWNS): %s", strerror(errno));
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		CFAIL("mount --make-rprivate /: %s", strerror(errno));
+	if (mount("/dev/zero", SECRETMEM_DEVICE_PATH, NULL, MS_BIND, NULL))
+		CFAIL("bind /dev/zero over %s: %s", SECRETMEM_DEVICE_PATH, strerror(errno));
+	if (forced)
+		setenv("SECRETMEM_BACKEND", "device", 1);
+	else
+		unsetenv("SECRETMEM_BACKEND");
+	errno = 0;
+	ret = secretmem_lib_init(0);
+	if (forced && (ret != -1 || errno != ENODEV))
+		CFAIL("SECRETMEM_BACKEND=device over /dev/zero: init %d (%s), expected ENODEV",
+		      ret, strerror(errno));
+	if (!forced && secretmem_backend() == SECRETMEM_BACKEND_DEVICE)
+		CFAIL("the library chose /dev/zero bound over %s as the device",
+		      SECRETMEM_DEVICE_PATH);
+	return 0;
+}
+
+SM_TEST(test_libsm_backend_device_not_secretmem_enodev)
+{
+	int forced = 1;
+
+	ck_assert_msg(!access(SECRETMEM_DEVICE_PATH, F_OK), "no %s", SECRETMEM_DEVICE_PATH);
+	run_child(fake_device_child, &forced);
+}
+
+SM_TEST(test_libsm_backend_device_not_secretmem_not_chosen)
+{
+	int forced = 0;
+
+	ck_assert_msg(!access(SECRETMEM_DEVICE_PATH, F_OK), "no %s", SECRETMEM_DEVICE_PATH);
+	run_child(fake_device_child, &forced);
 }
 
 int libsm_report_backend(void)
