@@ -626,14 +626,10 @@ static int init_locked(unsigned int flags)
 	return 0;
 }
 
-int secretmem_lib_init(unsigned int flags)
+static int lib_init(unsigned int flags)
 {
 	int ret = 0;
 
-	if (flags & ~SECRETMEM_LIB_ALLOW_MLOCK) {
-		errno = EINVAL;
-		return -1;
-	}
 	pthread_once(&atfork_once, atfork_register);
 	if (atomic_load_explicit(&g.ready, memory_order_acquire))
 		return 0;
@@ -644,11 +640,32 @@ int secretmem_lib_init(unsigned int flags)
 	return ret;
 }
 
+/*
+ * The opt-in is process-wide (another part of the program may have given
+ * it); a caller that did not give it is told when the memory is only
+ * mlocked: -1 and ENODEV, the library in use all the same.
+ */
+int secretmem_lib_init(unsigned int flags)
+{
+	if (flags & ~SECRETMEM_LIB_ALLOW_MLOCK) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (lib_init(flags))
+		return -1;
+	if (g.backend == SECRETMEM_BACKEND_MLOCK && !(flags & SECRETMEM_LIB_ALLOW_MLOCK)) {
+		errno = ENODEV;
+		return -1;
+	}
+	return 0;
+}
+
+/* The allocation paths: whatever backend the process chose (flags kept). */
 static inline int ensure_init(void)
 {
 	if (__builtin_expect(atomic_load_explicit(&g.ready, memory_order_acquire), 1))
 		return 0;
-	return secretmem_lib_init(0);
+	return lib_init(0);
 }
 
 int secretmem_backend(void)

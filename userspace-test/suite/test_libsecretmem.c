@@ -168,6 +168,24 @@ SM_TEST(test_libsm_allow_mlock_still_picks_device)
 	ck_assert_int_eq(secretmem_backend(), SECRETMEM_BACKEND_DEVICE);
 }
 
+/* The opt-in is process-wide: a later init(0) is told the memory is only mlocked. */
+SM_TEST(test_libsm_backend_mlock_later_init0_enodev)
+{
+	uint8_t *p;
+
+	use_backend("mlock");
+	ck_assert_msg(!secretmem_lib_init(SECRETMEM_LIB_ALLOW_MLOCK), "init: %s", strerror(errno));
+	errno = 0;
+	ck_assert_int_eq(secretmem_lib_init(0), -1);
+	ck_assert_msg(errno == ENODEV, "init(0) with the mlock backend in use: %s, expected ENODEV",
+		      strerror(errno));
+	ck_assert_int_eq(secretmem_backend(), SECRETMEM_BACKEND_MLOCK);
+	ck_assert(!secretmem_lib_init(SECRETMEM_LIB_ALLOW_MLOCK));
+	p = secretmem_malloc(32);
+	ck_assert_msg(p, "malloc: %s", strerror(errno));
+	secretmem_mfree(p);
+}
+
 SM_TEST(test_libsm_backend_none_is_enodev)
 {
 	use_backend("none");
