@@ -965,7 +965,11 @@ static void *large_alloc(size_t size, int guarded)
 	g.lhint = (uint32_t)(first + npages) % LARGE_PAGES;
 	for (i = 0; i < npages; i++)
 		g.meta->lpages[first + i].head = (uint32_t)first + 1;
-	/* The object ends (16-byte aligned) near the end of its pages, by the guard. */
+	/*
+	 * The object ends near the end of its pages, by the guard: its start is
+	 * 16-byte aligned (as malloc's), so its tail canary ends 0 to 15 bytes
+	 * before the guard page.
+	 */
 	off = (guarded ? PAGE : 0) + data_pages * PAGE - TAIL - size;
 	off &= ~(size_t)15;
 	lp = &g.meta->lpages[first];
@@ -1159,6 +1163,22 @@ int secretmem_owns(const void *ptr)
 	return ret != 0;
 }
 
+/* Is p a live guarded large object? */
+static int large_guarded(const void *p)
+{
+	struct lpage *lp;
+	int ret = 0;
+
+	if (!in_large_zone(p))
+		return 0;
+	pthread_mutex_lock(&g.large_lock);
+	lp = large_head(p);
+	if (lp)
+		ret = lp->guarded;
+	pthread_mutex_unlock(&g.large_lock);
+	return ret;
+}
+
 void *secretmem_realloc(void *ptr, size_t size)
 {
 	size_t old;
@@ -1173,7 +1193,8 @@ void *secretmem_realloc(void *ptr, size_t size)
 	old = secretmem_usable_size(ptr);
 	if (!old)
 		die("realloc of a pointer not allocated by libsecretmem", ptr);
-	n = secretmem_malloc(size);
+	/* A guarded object stays guarded. */
+	n = large_guarded(ptr) ? secretmem_malloc_guarded(size) : secretmem_malloc(size);
 	if (!n)
 		return NULL;
 	memcpy(n, ptr, old < size ? old : size);

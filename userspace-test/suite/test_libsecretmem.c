@@ -612,6 +612,35 @@ SM_TEST(test_libsm_guard_pages_fault)
 	expect_child_dies(touch_guard, &before, SIGSEGV, NULL);
 }
 
+/* realloc of a guarded object: contents kept, the new one guarded, touching past its page faults. */
+static void realloc_guarded_touch(void *arg)
+{
+	volatile uint8_t *p = secretmem_malloc_guarded(100), *q;
+	size_t i, gap;
+
+	(void)arg;
+	if (!p)
+		_exit(3);
+	for (i = 0; i < 100; i++)
+		p[i] = (uint8_t)i;
+	q = secretmem_realloc((void *)p, 300);
+	if (!q)
+		_exit(4);
+	for (i = 0; i < 100; i++)
+		if (q[i] != (uint8_t)i)
+			_exit(5);
+	/* The tail canary (8 bytes) and at most 15 bytes of alignment before the guard. */
+	gap = (((uintptr_t)q + 300 + PAGE_SZ - 1) & ~(uintptr_t)(PAGE_SZ - 1)) - ((uintptr_t)q + 300);
+	if (gap < 8 || gap > 8 + 15)
+		_exit(6);
+	q[((uintptr_t)q | (PAGE_SZ - 1)) + 1 - (uintptr_t)q] = 1;
+}
+
+SM_TEST(test_libsm_guarded_realloc_stays_guarded)
+{
+	expect_child_dies(realloc_guarded_touch, NULL, SIGSEGV, NULL);
+}
+
 SM_TEST(test_libsm_guarded_own_pages)
 {
 	struct secretmem_lib_stats st0, st1;
