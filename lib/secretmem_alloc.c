@@ -12,8 +12,9 @@
  *   - the large zone: pages handed out in runs, one run per large object
  *     (its own secret mapping), with a PROT_NONE page before and after it
  *     for the guarded ones.
- * A pointer is ours exactly when it falls in the range, so secretmem_owns()
- * and the checks of secretmem_mfree() are a subtraction and an index.
+ * A pointer outside the range is foreign; inside it, a subtraction and an
+ * index find its slab or run, whose metadata says whether it is live
+ * (secretmem_owns(), the checks of secretmem_mfree()).
  *
  * Metadata (the per-slot state bitmap, the requested sizes, the lists) lives
  * in ordinary memory outside the object pages, so an overflow cannot reach
