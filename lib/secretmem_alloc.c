@@ -396,7 +396,6 @@ static int map_secret(void *addr, size_t len, int *lost)
 		if (madvise(p, len, MADV_DONTFORK) || madvise(p, len, MADV_DONTDUMP) ||
 		    mlock(p, len)) {
 			err = errno;
-			scrub(p, len);
 			goto fail;
 		}
 		break;
@@ -1083,6 +1082,8 @@ void *secretmem_malloc_guarded(size_t size)
 
 void secretmem_mfree(void *ptr)
 {
+	int err = errno;	/* like free(3): errno is kept */
+
 	if (!ptr)
 		return;
 	if (!atomic_load_explicit(&g.ready, memory_order_acquire))
@@ -1093,6 +1094,7 @@ void secretmem_mfree(void *ptr)
 		large_free(ptr);
 	else
 		die("free of a pointer not allocated by libsecretmem (foreign pointer)", ptr);
+	errno = err;
 }
 
 size_t secretmem_usable_size(const void *ptr)
