@@ -12,8 +12,9 @@
  *   - the large zone: pages handed out in runs, one run per large object
  *     (its own secret mapping), with a PROT_NONE page before and after it
  *     for the guarded ones.
- * A pointer is ours exactly when it falls in the range, so secretmem_owns()
- * and the checks of secretmem_mfree() are a subtraction and an index.
+ * A pointer outside the range is foreign; inside it, a subtraction and an
+ * index find its slab or run, whose metadata says whether it is live
+ * (secretmem_owns(), the checks of secretmem_mfree()).
  *
  * Metadata (the per-slot state bitmap, the requested sizes, the lists) lives
  * in ordinary memory outside the object pages, so an overflow cannot reach
@@ -25,10 +26,15 @@
  * path.  A free goes to the shard of the slab.  New slabs come from a small
  * global pool of slab indices (its own lock, rare path).
  *
- * fork(): every range of the library is MADV_DONTFORK (the device's
- * mappings are VM_DONTCOPY anyway), so a child has none of it; the
- * pthread_atfork child handler forgets the parent's state and the library
- * starts afresh in the child at its next call.
+ * fork(): the secret mappings are MADV_DONTFORK (the device's are
+ * VM_DONTCOPY anyway) and so is the metadata, so a child has none of them;
+ * the PROT_NONE reservation is inherited.  The pthread_atfork child handler
+ * plugs the holes the secret mappings left in it with one PROT_NONE mmap
+ * over the whole old reservation, which the child keeps reserved for good:
+ * a parent's pointer faults when touched in the child and is foreign to
+ * secretmem_mfree() (abort), and no later mapping of the child can land on
+ * it.  The handler forgets the parent's state; the library starts afresh
+ * (a new reservation elsewhere) at the child's next call.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -123,6 +129,7 @@ static struct {
 	int backend;
 	unsigned int flags;
 	unsigned int nshard;
+	int child_broken;		/* fork child could not keep the old reservation */
 	uint8_t *base;			/* the reservation: slab zone, then large zone */
 	struct meta *meta;
 	uint32_t nslab_free, slab_top;
@@ -214,6 +221,29 @@ const char *secretmem_backend_name(int backend)
 	}
 }
 
+/*
+ * Open the device and make sure it is the secretmem module's, not whatever
+ * sits at the path (e.g. /dev/zero bound over it: ordinary shared memory):
+ * SECRETMEM_IOC_GET_INFO must succeed.  The fd, or -1 and errno (ENODEV:
+ * not the secretmem device).
+ */
+static int device_fd(void)
+{
+	struct secretmem_info info;
+	int fd = open(SECRETMEM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	if (ioctl(fd, SECRETMEM_IOC_GET_INFO, &info) || info.size < sizeof(info.size)) {
+		close(fd);
+		errno = ENODEV;
+		return -1;
+	}
+	return fd;
+}
+
 static int memfd_secret_fd(void)
 {
 #ifdef SYS_memfd_secret
@@ -262,33 +292,40 @@ static int prefault(uint8_t *p, size_t len)
 }
 
 /*
- * The reservation is changed without MAP_FIXED over anything: a MAP_FIXED
- * mmap that fails has already unmapped the range (6.1), and another
- * thread's mmap could take the hole before it is reserved again, to be
- * clobbered then.  So a range is unmapped first and filled with
- * MAP_FIXED_NOREPLACE; if something else took the hole meanwhile, the
- * range is left to it and never used again ("lost": only address space).
+ * The reservation is never left with a hole on a success path: a secret
+ * range is mapped with one MAP_FIXED mmap straight over the PROT_NONE
+ * reservation and given back with one MAP_FIXED PROT_NONE mmap over it;
+ * each replaces the old mapping atomically under the mmap lock, so no other
+ * thread's mmap(NULL) can take the range in between.  Only a MAP_FIXED mmap
+ * that fails can leave a hole (the kernel may have unmapped the range
+ * first): it is plugged again at once with MAP_FIXED_NOREPLACE; if that
+ * finds something there (another thread's mapping, or the kernel kept the
+ * old reservation), the range is marked lost in the metadata and never
+ * handed out or taken for ours again (only address space).
  */
-static void *place(void *addr, size_t len, int prot, int flags, int fd)
-{
-	void *p = mmap(addr, len, prot, flags | MAP_FIXED_NOREPLACE, fd, 0);
+#define RESERVE_FLAGS	(MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
 
-	if (p != MAP_FAILED && p != addr) {	/* a kernel before 4.17: a hint */
+/* Plug a possible hole at [addr, addr+len); 0, or -1: lost. */
+static int replug(void *addr, size_t len)
+{
+	void *p = mmap(addr, len, PROT_NONE, RESERVE_FLAGS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (p == addr)
+		return 0;
+	if (p != MAP_FAILED)	/* a kernel before 4.17 took it as a hint */
 		munmap(p, len);
-		errno = EEXIST;
-		return MAP_FAILED;
-	}
-	return p;
+	return -1;
 }
 
-/* Reserve [addr, addr+len) again (PROT_NONE); 0, or -1: lost. */
+/* Reserve [addr, addr+len) again (PROT_NONE) in place of what is there; 0, or -1: lost. */
 static int rereserve(void *addr, size_t len)
 {
-	if (place(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1) ==
-	    MAP_FAILED)
-		return -1;
-	madvise(addr, len, MADV_DONTFORK);
-	return 0;
+	if (mmap(addr, len, PROT_NONE, RESERVE_FLAGS | MAP_FIXED, -1, 0) == addr)
+		return 0;
+	/* Failed: the old mapping may still be there (secret) or a hole. */
+	if (munmap(addr, len))
+		die("cannot unmap secret memory", addr);
+	return replug(addr, len);
 }
 
 /*
@@ -304,7 +341,7 @@ static int map_secret(void *addr, size_t len, int *lost)
 	*lost = 0;
 	switch (g.backend) {
 	case SECRETMEM_BACKEND_DEVICE:
-		fd = open(SECRETMEM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+		fd = device_fd();
 		if (fd < 0)
 			return -1;
 		break;
@@ -325,22 +362,20 @@ static int map_secret(void *addr, size_t len, int *lost)
 		errno = ENODEV;
 		return -1;
 	}
-	if (munmap(addr, len)) {	/* e.g. ENOMEM: no VMA for the split */
-		err = errno;
-		if (fd >= 0)
-			close(fd);
-		errno = err;
-		return -1;
-	}
 	if (g.backend == SECRETMEM_BACKEND_MLOCK)
-		p = place(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+		p = mmap(addr, len, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	else
-		p = place(addr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd);
+		p = mmap(addr, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
 	err = errno;
 	if (fd >= 0)
 		close(fd);	/* the mapping keeps the file */
-	if (p == MAP_FAILED)
-		goto fail;
+	if (p == MAP_FAILED) {
+		if (replug(addr, len))
+			*lost = 1;
+		errno = err;
+		return -1;
+	}
 	switch (g.backend) {
 	case SECRETMEM_BACKEND_DEVICE:
 		/* VM_DONTCOPY | VM_DONTDUMP by the module; pages present and zeroed. */
@@ -354,7 +389,6 @@ static int map_secret(void *addr, size_t len, int *lost)
 		 */
 		if (madvise(p, len, MADV_DONTFORK) || prefault(p, len)) {
 			err = errno == EFAULT ? EAGAIN : errno;
-			munmap(p, len);
 			goto fail;
 		}
 		break;
@@ -362,7 +396,6 @@ static int map_secret(void *addr, size_t len, int *lost)
 		if (madvise(p, len, MADV_DONTFORK) || madvise(p, len, MADV_DONTDUMP) ||
 		    mlock(p, len)) {
 			err = errno;
-			munmap(p, len);
 			goto fail;
 		}
 		break;
@@ -382,8 +415,6 @@ static int unmap_secret(void *addr, size_t len)
 	if (g.backend == SECRETMEM_BACKEND_MLOCK)
 		scrub(addr, len);	/* the kernel does not scrub ordinary pages */
 	atomic_fetch_sub(&g.mapped, len);
-	if (munmap(addr, len))
-		die("cannot unmap secret memory", addr);
 	return rereserve(addr, len);
 }
 
@@ -394,7 +425,7 @@ static int probe_backend(int b)
 
 	switch (b) {
 	case SECRETMEM_BACKEND_DEVICE:
-		fd = open(SECRETMEM_DEVICE_PATH, O_RDWR | O_CLOEXEC);
+		fd = device_fd();
 		break;
 	case SECRETMEM_BACKEND_MEMFD_SECRET:
 		fd = memfd_secret_fd();
@@ -483,13 +514,19 @@ static void atfork_parent(void)
 }
 
 /*
- * The child has none of the parent's ranges (MADV_DONTFORK, VM_DONTCOPY):
- * forget them and start afresh at the next call.
+ * The child has none of the parent's secret mappings nor its metadata
+ * (MADV_DONTFORK, VM_DONTCOPY), only the reservation with holes where they
+ * were.  The child is single-threaded here: plug the holes by one PROT_NONE
+ * mmap over the whole old reservation and keep it (never unmapped, never
+ * used), forget the rest and start afresh at the next call.
  */
 static void atfork_child(void)
 {
 	unsigned int i;
 
+	if (g.base && mmap(g.base, ZONE_SLAB + ZONE_LARGE, PROT_NONE,
+			   RESERVE_FLAGS | MAP_FIXED, -1, 0) != g.base)
+		g.child_broken = 1;	/* the parent's addresses could come back: refuse */
 	g.base = NULL;
 	g.meta = NULL;
 	g.canary_key = 0;
@@ -550,6 +587,10 @@ static int init_locked(unsigned int flags)
 		errno = ENOTSUP;
 		return -1;
 	}
+	if (g.child_broken) {
+		errno = ENOMEM;
+		return -1;
+	}
 	b = choose_backend();
 	if (b < 0)
 		return -1;
@@ -572,7 +613,7 @@ static int init_locked(unsigned int flags)
 		errno = err;
 		return -1;
 	}
-	madvise(base, ZONE_SLAB + ZONE_LARGE, MADV_DONTFORK);
+	/* Not the reservation: the child keeps it (atfork_child()). */
 	madvise(meta, sizeof(struct meta), MADV_DONTFORK);
 	g.base = base;
 	g.meta = meta;
@@ -585,14 +626,10 @@ static int init_locked(unsigned int flags)
 	return 0;
 }
 
-int secretmem_lib_init(unsigned int flags)
+static int lib_init(unsigned int flags)
 {
 	int ret = 0;
 
-	if (flags & ~SECRETMEM_LIB_ALLOW_MLOCK) {
-		errno = EINVAL;
-		return -1;
-	}
 	pthread_once(&atfork_once, atfork_register);
 	if (atomic_load_explicit(&g.ready, memory_order_acquire))
 		return 0;
@@ -603,11 +640,32 @@ int secretmem_lib_init(unsigned int flags)
 	return ret;
 }
 
+/*
+ * The opt-in is process-wide (another part of the program may have given
+ * it); a caller that did not give it is told when the memory is only
+ * mlocked: -1 and ENODEV, the library in use all the same.
+ */
+int secretmem_lib_init(unsigned int flags)
+{
+	if (flags & ~SECRETMEM_LIB_ALLOW_MLOCK) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (lib_init(flags))
+		return -1;
+	if (g.backend == SECRETMEM_BACKEND_MLOCK && !(flags & SECRETMEM_LIB_ALLOW_MLOCK)) {
+		errno = ENODEV;
+		return -1;
+	}
+	return 0;
+}
+
+/* The allocation paths: whatever backend the process chose (flags kept). */
 static inline int ensure_init(void)
 {
 	if (__builtin_expect(atomic_load_explicit(&g.ready, memory_order_acquire), 1))
 		return 0;
-	return secretmem_lib_init(0);
+	return lib_init(0);
 }
 
 int secretmem_backend(void)
@@ -907,7 +965,11 @@ static void *large_alloc(size_t size, int guarded)
 	g.lhint = (uint32_t)(first + npages) % LARGE_PAGES;
 	for (i = 0; i < npages; i++)
 		g.meta->lpages[first + i].head = (uint32_t)first + 1;
-	/* The object ends (16-byte aligned) near the end of its pages, by the guard. */
+	/*
+	 * The object ends near the end of its pages, by the guard: its start is
+	 * 16-byte aligned (as malloc's), so its tail canary ends 0 to 15 bytes
+	 * before the guard page.
+	 */
 	off = (guarded ? PAGE : 0) + data_pages * PAGE - TAIL - size;
 	off &= ~(size_t)15;
 	lp = &g.meta->lpages[first];
@@ -1020,6 +1082,8 @@ void *secretmem_malloc_guarded(size_t size)
 
 void secretmem_mfree(void *ptr)
 {
+	int err = errno;	/* like free(3): errno is kept */
+
 	if (!ptr)
 		return;
 	if (!atomic_load_explicit(&g.ready, memory_order_acquire))
@@ -1030,6 +1094,7 @@ void secretmem_mfree(void *ptr)
 		large_free(ptr);
 	else
 		die("free of a pointer not allocated by libsecretmem (foreign pointer)", ptr);
+	errno = err;
 }
 
 size_t secretmem_usable_size(const void *ptr)
@@ -1070,11 +1135,51 @@ size_t secretmem_usable_size(const void *ptr)
 	return ret;
 }
 
+/*
+ * Not the range alone: a lost range (see map_secret()) may hold another
+ * mapping.  Ours is a live slab, or a data page of a live large object.
+ */
 int secretmem_owns(const void *ptr)
 {
+	int ret = 0;
+
 	if (!ptr || !atomic_load_explicit(&g.ready, memory_order_acquire))
 		return 0;
-	return in_slab_zone(ptr) || in_large_zone(ptr);
+	if (in_slab_zone(ptr)) {
+		size_t off = (size_t)((const uint8_t *)ptr - g.base);
+
+		ret = __atomic_load_n(&g.meta->slabs[off / SLAB_SIZE].live, __ATOMIC_ACQUIRE);
+	} else if (in_large_zone(ptr)) {
+		size_t off = (size_t)((const uint8_t *)ptr - g.base) - ZONE_SLAB;
+		uint32_t page = (uint32_t)(off / PAGE), head;
+		struct lpage *lp;
+
+		pthread_mutex_lock(&g.large_lock);
+		head = g.meta->lpages[page].head;
+		if (head) {
+			lp = &g.meta->lpages[head - 1];
+			ret = lp->live && (!lp->guarded ||
+					   (page != head - 1 && page != head - 1 + lp->npages - 1));
+		}
+		pthread_mutex_unlock(&g.large_lock);
+	}
+	return ret != 0;
+}
+
+/* Is p a live guarded large object? */
+static int large_guarded(const void *p)
+{
+	struct lpage *lp;
+	int ret = 0;
+
+	if (!in_large_zone(p))
+		return 0;
+	pthread_mutex_lock(&g.large_lock);
+	lp = large_head(p);
+	if (lp)
+		ret = lp->guarded;
+	pthread_mutex_unlock(&g.large_lock);
+	return ret;
 }
 
 void *secretmem_realloc(void *ptr, size_t size)
@@ -1091,7 +1196,8 @@ void *secretmem_realloc(void *ptr, size_t size)
 	old = secretmem_usable_size(ptr);
 	if (!old)
 		die("realloc of a pointer not allocated by libsecretmem", ptr);
-	n = secretmem_malloc(size);
+	/* A guarded object stays guarded. */
+	n = large_guarded(ptr) ? secretmem_malloc_guarded(size) : secretmem_malloc(size);
 	if (!n)
 		return NULL;
 	memcpy(n, ptr, old < size ? old : size);

@@ -2,7 +2,9 @@
 // test_libsecretmem.c - the allocator library libsecretmem (lib/): backends, packing, zeroing,
 // scrubbing, canaries, double free, foreign pointers, guard pages, threads, fork, limits.
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -166,6 +168,24 @@ SM_TEST(test_libsm_allow_mlock_still_picks_device)
 	ck_assert_int_eq(secretmem_backend(), SECRETMEM_BACKEND_DEVICE);
 }
 
+/* The opt-in is process-wide: a later init(0) is told the memory is only mlocked. */
+SM_TEST(test_libsm_backend_mlock_later_init0_enodev)
+{
+	uint8_t *p;
+
+	use_backend("mlock");
+	ck_assert_msg(!secretmem_lib_init(SECRETMEM_LIB_ALLOW_MLOCK), "init: %s", strerror(errno));
+	errno = 0;
+	ck_assert_int_eq(secretmem_lib_init(0), -1);
+	ck_assert_msg(errno == ENODEV, "init(0) with the mlock backend in use: %s, expected ENODEV",
+		      strerror(errno));
+	ck_assert_int_eq(secretmem_backend(), SECRETMEM_BACKEND_MLOCK);
+	ck_assert(!secretmem_lib_init(SECRETMEM_LIB_ALLOW_MLOCK));
+	p = secretmem_malloc(32);
+	ck_assert_msg(p, "malloc: %s", strerror(errno));
+	secretmem_mfree(p);
+}
+
 SM_TEST(test_libsm_backend_none_is_enodev)
 {
 	use_backend("none");
@@ -177,6 +197,51 @@ SM_TEST(test_libsm_backend_none_is_enodev)
 	errno = 0;
 	ck_assert(!secretmem_malloc_guarded(10));
 	ck_assert_int_eq(errno, ENODEV);
+}
+
+/*
+ * Something else at /dev/secretmem (here /dev/zero bound over it in a
+ * private mount namespace: ordinary shared memory) is not the device.
+ */
+static int fake_device_child(void *arg, char *msg, size_t n)
+{
+	int forced = *(int *)arg, ret;
+
+	if (unshare(CLONE_NEWNS))
+		CFAIL("unshare(CLONE_NEWNS): %s", strerror(errno));
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		CFAIL("mount --make-rprivate /: %s", strerror(errno));
+	if (mount("/dev/zero", SECRETMEM_DEVICE_PATH, NULL, MS_BIND, NULL))
+		CFAIL("bind /dev/zero over %s: %s", SECRETMEM_DEVICE_PATH, strerror(errno));
+	if (forced)
+		setenv("SECRETMEM_BACKEND", "device", 1);
+	else
+		unsetenv("SECRETMEM_BACKEND");
+	errno = 0;
+	ret = secretmem_lib_init(0);
+	if (forced && (ret != -1 || errno != ENODEV))
+		CFAIL("SECRETMEM_BACKEND=device over /dev/zero: init %d (%s), expected ENODEV",
+		      ret, strerror(errno));
+	if (!forced && secretmem_backend() == SECRETMEM_BACKEND_DEVICE)
+		CFAIL("the library chose /dev/zero bound over %s as the device",
+		      SECRETMEM_DEVICE_PATH);
+	return 0;
+}
+
+SM_TEST(test_libsm_backend_device_not_secretmem_enodev)
+{
+	int forced = 1;
+
+	ck_assert_msg(!access(SECRETMEM_DEVICE_PATH, F_OK), "no %s", SECRETMEM_DEVICE_PATH);
+	run_child(fake_device_child, &forced);
+}
+
+SM_TEST(test_libsm_backend_device_not_secretmem_not_chosen)
+{
+	int forced = 0;
+
+	ck_assert_msg(!access(SECRETMEM_DEVICE_PATH, F_OK), "no %s", SECRETMEM_DEVICE_PATH);
+	run_child(fake_device_child, &forced);
 }
 
 int libsm_report_backend(void)
@@ -547,6 +612,35 @@ SM_TEST(test_libsm_guard_pages_fault)
 	expect_child_dies(touch_guard, &before, SIGSEGV, NULL);
 }
 
+/* realloc of a guarded object: contents kept, the new one guarded, touching past its page faults. */
+static void realloc_guarded_touch(void *arg)
+{
+	volatile uint8_t *p = secretmem_malloc_guarded(100), *q;
+	size_t i, gap;
+
+	(void)arg;
+	if (!p)
+		_exit(3);
+	for (i = 0; i < 100; i++)
+		p[i] = (uint8_t)i;
+	q = secretmem_realloc((void *)p, 300);
+	if (!q)
+		_exit(4);
+	for (i = 0; i < 100; i++)
+		if (q[i] != (uint8_t)i)
+			_exit(5);
+	/* The tail canary (8 bytes) and at most 15 bytes of alignment before the guard. */
+	gap = (((uintptr_t)q + 300 + PAGE_SZ - 1) & ~(uintptr_t)(PAGE_SZ - 1)) - ((uintptr_t)q + 300);
+	if (gap < 8 || gap > 8 + 15)
+		_exit(6);
+	q[((uintptr_t)q | (PAGE_SZ - 1)) + 1 - (uintptr_t)q] = 1;
+}
+
+SM_TEST(test_libsm_guarded_realloc_stays_guarded)
+{
+	expect_child_dies(realloc_guarded_touch, NULL, SIGSEGV, NULL);
+}
+
 SM_TEST(test_libsm_guarded_own_pages)
 {
 	struct secretmem_lib_stats st0, st1;
@@ -682,18 +776,123 @@ SM_TEST(test_libsm_threads_free_elsewhere)
 	free(obj);
 }
 
+/*
+ * Slabs mapped and unmapped in one thread while another keeps making 16 KiB
+ * anonymous mappings: no foreign mapping lands in a hole of the library's
+ * reservation (owned, or clobbered by a slab mapped over it later), and no
+ * malloc fails (EEXIST).
+ */
+struct slab_churn {
+	volatile int stop;
+	long fails, rounds;
+	int err;
+};
+
+static void *slab_churn_body(void *arg)
+{
+	enum { N = 400 };	/* 400 x 2000 B: 50 slabs of 16 KiB mapped, then unmapped */
+	struct slab_churn *c = arg;
+	void *obj[N];
+	int i;
+
+	while (!c->stop) {
+		for (i = 0; i < N; i++) {
+			obj[i] = secretmem_malloc(2000);
+			if (!obj[i]) {
+				c->fails++;
+				c->err = errno;
+			}
+		}
+		for (i = 0; i < N; i++)
+			secretmem_mfree(obj[i]);
+		c->rounds++;
+	}
+	return NULL;
+}
+
+SM_TEST(test_libsm_reservation_no_foreign_mapping)
+{
+	enum { KEEP = 256, LEN = 16384 };
+	struct slab_churn c = { 0 };
+	uint8_t *m[KEEP] = { 0 };
+	long made = 0, owned = 0, clobbered = 0;
+	struct timespec t0, t;
+	pthread_t tid;
+	int i, k;
+
+	ck_assert(secretmem_backend() != SECRETMEM_BACKEND_NONE);
+	ck_assert(!pthread_create(&tid, NULL, slab_churn_body, &c));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		k = (int)(made % KEEP);
+		if (m[k]) {
+			if (m[k][0] != (uint8_t)k || m[k][LEN - 1] != (uint8_t)k)
+				clobbered++;
+			munmap(m[k], LEN);
+		}
+		m[k] = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ck_assert_msg(m[k] != MAP_FAILED, "mmap: %s", strerror(errno));
+		m[k][0] = m[k][LEN - 1] = (uint8_t)k;
+		made++;
+		if (secretmem_owns(m[k]) || secretmem_usable_size(m[k] + 16))
+			owned++;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < (quick ? 1 : 3));
+	c.stop = 1;
+	pthread_join(tid, NULL);
+	for (i = 0; i < KEEP; i++) {
+		if (!m[i])
+			continue;
+		if (m[i][0] != (uint8_t)i || m[i][LEN - 1] != (uint8_t)i)
+			clobbered++;
+		munmap(m[i], LEN);
+	}
+	ck_assert_msg(c.rounds > 0, "the slab thread made no round");
+	ck_assert_msg(!owned && !clobbered,
+		      "%ld of %ld foreign mappings owned by the library, %ld clobbered (%ld slab rounds)",
+		      owned, made, clobbered, c.rounds);
+	ck_assert_msg(!c.fails, "%ld of %ld mallocs failed, last: %s", c.fails, c.rounds * 400,
+		      strerror(c.err));
+}
+
 /* ---- fork ---- */
 
 struct fork_arg {
-	volatile uint8_t *parent_obj;
+	volatile uint8_t *parent_obj, *parent_big;
 	int backend;
 };
+
+/* secretmem_mfree(p) in a child (stderr dropped): its signal, or -(exit status). */
+static int mfree_sig(void *p)
+{
+	int st;
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return 0;
+	if (!pid) {
+		struct rlimit no_core = { 0, 0 };
+		int fd = open("/dev/null", O_WRONLY);
+
+		setrlimit(RLIMIT_CORE, &no_core);
+		if (fd >= 0)
+			dup2(fd, 2);
+		secretmem_mfree(p);
+		_exit(0);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFSIGNALED(st) ? WTERMSIG(st) : -WEXITSTATUS(st);
+}
 
 static int fork_child(void *arg, char *msg, size_t n)
 {
 	struct fork_arg *fa = arg;
 	struct secretmem_lib_stats st;
 	uint8_t *p;
+	int sig;
 
 	if (maps_have_secret())
 		CFAIL("the child has a secret mapping in /proc/self/maps");
@@ -705,6 +904,21 @@ static int fork_child(void *arg, char *msg, size_t n)
 	p = secretmem_malloc(32);
 	if (!p)
 		CFAIL("malloc in the child: %s", strerror(errno));
+	/* The parent's addresses never come back to the child. */
+	if (p == fa->parent_obj)
+		CFAIL("the child's new object %p is at the parent's object's address", (void *)p);
+	if (secretmem_owns((const void *)fa->parent_obj))
+		CFAIL("the child's library owns the parent's object %p", (void *)fa->parent_obj);
+	if (access_sig(fa->parent_obj, -1) != SIGSEGV)
+		CFAIL("the parent's object %p is readable after the child's malloc",
+		      (void *)fa->parent_obj);
+	if (access_sig(fa->parent_big, -1) != SIGSEGV)
+		CFAIL("the parent's large object %p is readable after the child's malloc",
+		      (void *)fa->parent_big);
+	sig = mfree_sig((void *)fa->parent_obj);
+	if (sig != SIGABRT)
+		CFAIL("secretmem_mfree(parent's object) in the child: %s %d, not SIGABRT",
+		      sig > 0 ? "signal" : "exit status", sig > 0 ? sig : -sig);
 	if (secretmem_backend() != fa->backend)
 		CFAIL("child backend %d, parent %d", secretmem_backend(), fa->backend);
 	if (!sm_all_zero(p, 32))
@@ -724,6 +938,7 @@ static void fork_test(void)
 	ck_assert(p && big);
 	memset(p, 0x77, 32);
 	fa.parent_obj = p;
+	fa.parent_big = big;
 	fa.backend = secretmem_backend();
 	run_child(fork_child, &fa);
 	ck_assert(p[0] == 0x77 && p[31] == 0x77);
