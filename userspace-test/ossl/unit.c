@@ -9,10 +9,13 @@
  *   ossl_unit --list     the checks
  *
  * Run without the preload, the checks that need secret memory fail: they
- * are about the preload, not about OpenSSL's own heap.
+ * are about the preload, not about OpenSSL's own heap.  The checks named
+ * *_aborts must not return: glibc's malloc kills the program with SIGABRT
+ * (with the preload as without it; the suite checks the signal).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,6 +234,98 @@ static int t_realloc_scrubs(void)
 	return 0;
 }
 
+/*
+ * A double free of a normal-heap block: glibc's tcache finds it (the
+ * scrub must leave the tcache key of a freed block alone).  Returns only
+ * if nothing noticed.
+ */
+static int t_double_free(void)
+{
+	unsigned char *p = OPENSSL_malloc(64);
+
+	if (!p)
+		FAIL("OPENSSL_malloc failed");
+	memset(p, 0x6b, 64);
+	OPENSSL_free(p);
+	OPENSSL_free(p);
+	/* not detected: show what it does (two mallocs, one block) */
+	{
+		void *a = OPENSSL_malloc(64), *b = OPENSSL_malloc(64);
+
+		FAIL("the second OPENSSL_free of a block went through (then malloc gave %p and %p)",
+		     a, b);
+	}
+}
+
+/* The same with OPENSSL_clear_free (OpenSSL's own clears num bytes). */
+static int t_double_clear_free(void)
+{
+	unsigned char *p = OPENSSL_malloc(64);
+
+	if (!p)
+		FAIL("OPENSSL_malloc failed");
+	memset(p, 0x6b, 64);
+	OPENSSL_clear_free(p, 64);
+	OPENSSL_clear_free(p, 64);
+	FAIL("the second OPENSSL_clear_free of a block went through");
+}
+
+/*
+ * A pointer that is no heap block, with a huge size where glibc keeps a
+ * chunk's: free() must see it (and abort), not a scrub of what the size
+ * field says.
+ */
+static int t_bad_pointer(void)
+{
+	static size_t fake[8] __attribute__((aligned(16)));
+
+	fake[1] = (size_t)1 << 40;	/* the "size" of a chunk at fake */
+	OPENSSL_free(&fake[2]);
+	FAIL("OPENSSL_free of a pointer that is no heap block went through");
+}
+
+/* A misaligned pointer (inside a block): free() aborts ("invalid pointer"). */
+static int t_misaligned(void)
+{
+	unsigned char *p = OPENSSL_malloc(64);
+
+	if (!p)
+		FAIL("OPENSSL_malloc failed");
+	OPENSSL_free(p + 8);
+	FAIL("OPENSSL_free of a misaligned pointer went through");
+}
+
+/*
+ * The same two in a second thread: its blocks come from a thread arena
+ * (another heap, NON_MAIN_ARENA chunks) and its own tcache.
+ */
+static void *in_thread(void *fn)
+{
+	return (void *)(intptr_t)((int (*)(void))fn)();
+}
+
+static int run_in_thread(int (*fn)(void))
+{
+	pthread_t t;
+	void *ret;
+
+	if (pthread_create(&t, NULL, in_thread, (void *)fn) || pthread_join(t, &ret))
+		FAIL("pthread_create failed");
+	return (int)(intptr_t)ret;
+}
+
+static int t_free_scrubs(void);
+
+static int t_thread_free_scrubs(void)
+{
+	return run_in_thread(t_free_scrubs);
+}
+
+static int t_thread_double_free(void)
+{
+	return run_in_thread(t_double_free);
+}
+
 /* A Montgomery context of a secure modulus keeps it in secure memory. */
 static int t_mont_secure(void)
 {
@@ -288,6 +383,12 @@ static const struct {
 	{ "free_scrubs", t_free_scrubs },
 	{ "realloc_scrubs", t_realloc_scrubs },
 	{ "mont_secure", t_mont_secure },
+	{ "double_free_aborts", t_double_free },
+	{ "double_clear_free_aborts", t_double_clear_free },
+	{ "bad_pointer_aborts", t_bad_pointer },
+	{ "misaligned_free_aborts", t_misaligned },
+	{ "thread_free_scrubs", t_thread_free_scrubs },
+	{ "thread_double_free_aborts", t_thread_double_free },
 };
 
 int main(int argc, char **argv)
