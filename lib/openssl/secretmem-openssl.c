@@ -37,6 +37,11 @@
  * "all": of all OpenSSL objects)
  * (CRYPTO_secure_malloc then fails, as OpenSSL's fixed-size heap does).
  *
+ * The variables are read with secure_getenv(): a setuid or setgid program
+ * (AT_SECURE) ignores them and runs with the defaults, so that a user cannot
+ * weaken or break it through the environment (e.g. when the preload is in
+ * /etc/ld.so.preload).
+ *
  * Without secret memory the library refuses to run the program (exit status
  * 127 with a message on stderr): it never falls back to weaker memory.
  */
@@ -376,7 +381,7 @@ static void scrub_block(void *p)
 
 static const char *env(const char *name)
 {
-	const char *v = getenv(name);
+	const char *v = secure_getenv(name);
 
 	return v && *v ? v : NULL;
 }
