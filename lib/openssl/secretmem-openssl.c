@@ -128,6 +128,11 @@ static struct {
 	int (*bn_get_flags)(const BIGNUM *, int);
 	int (*bn_ucmp)(const BIGNUM *, const BIGNUM *);
 	void (*cleanse)(void *, size_t);
+	BN_MONT_CTX *(*mont_new)(void);
+	void (*mont_free)(BN_MONT_CTX *);
+	BIGNUM *(*bn_new)(void);
+	int (*bn_set_word)(BIGNUM *, unsigned long);
+	void (*bn_free)(BIGNUM *);
 } real;
 static int resolved;		/* 1: real.* set */
 static int default_heap = -1;	/* 1: OpenSSL's heap is glibc's malloc */
@@ -178,6 +183,11 @@ static void resolve(void)
 	real.bn_get_flags = need("BN_get_flags");
 	real.bn_ucmp = need("BN_ucmp");
 	real.cleanse = need("OPENSSL_cleanse");
+	real.mont_new = need("BN_MONT_CTX_new");
+	real.mont_free = need("BN_MONT_CTX_free");
+	real.bn_new = need("BN_new");
+	real.bn_set_word = need("BN_set_word");
+	real.bn_free = need("BN_free");
 	__atomic_store_n(&resolved, 1, __ATOMIC_RELEASE);
 }
 
@@ -724,37 +734,66 @@ static void mont_make_secure(BN_MONT_CTX *mont)
 	bn_make_secure(&m->Ni);
 }
 
-/* After the first BN_MONT_CTX_set: is N where struct sm_mont says? */
-static void mont_layout_check(BN_MONT_CTX *mont, const BIGNUM *mod)
+/*
+ * Before anything here writes into a BN_MONT_CTX: is it laid out as struct
+ * sm_mont says?  Once, on a context of our own with a public one-word
+ * modulus, set by OpenSSL's own BN_MONT_CTX_set: ri must be 64 (BN_BITS2
+ * bits), N a copy of the modulus in a word array of its own, flags
+ * without BN_FLG_SECURE.  0: cannot tell (no memory); the program dies if
+ * the layout is another.
+ */
+static int mont_layout_check(BN_CTX *ctx)
 {
-	struct sm_mont *m = (struct sm_mont *)mont;
+	static const unsigned long word = 0xffffffffffffffc5UL;	/* odd */
+	BN_MONT_CTX *probe;
+	struct sm_mont *m;
+	BIGNUM *mod;
+	int ok;
 
-	if (__atomic_load_n(&mont_checked, __ATOMIC_RELAXED))
-		return;
-	if (real.bn_ucmp((const BIGNUM *)&m->N, mod) || !m->N.d ||
-	    !secretmem_owns(m->N.d))
+	if (__atomic_load_n(&mont_checked, __ATOMIC_ACQUIRE))
+		return 1;
+	probe = real.mont_new();
+	mod = real.bn_new();
+	if (!probe || !mod || !real.bn_set_word(mod, word) ||
+	    !real.mont_set(probe, mod, ctx)) {
+		real.mont_free(probe);
+		real.bn_free(mod);
+		return 0;
+	}
+	m = (struct sm_mont *)probe;
+	ok = m->ri == (int)(8 * sizeof(unsigned long)) && m->N.top == 1 &&
+		m->N.dmax >= 1 && m->N.neg == 0 && !(m->N.flags & BN_FLG_SECURE) &&
+		m->N.d && m->N.d[0] == word && !real.bn_ucmp((const BIGNUM *)&m->N, mod) &&
+		m->RR.top <= 1 && m->RR.d && m->RR.dmax >= 1;
+	real.mont_free(probe);
+	real.bn_free(mod);
+	if (!ok)
 		die("OpenSSL's BN_MONT_CTX is not laid out as in OpenSSL 3.0-3.x: refusing to continue");
-	__atomic_store_n(&mont_checked, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&mont_checked, 1, __ATOMIC_RELEASE);
+	return 1;
 }
 
 PUBLIC int BN_MONT_CTX_set(BN_MONT_CTX *mont, const BIGNUM *mod, BN_CTX *ctx)
 {
-	int secret, ret;
+	int secret;
 
 	resolve();
 	secret = mode != MODE_SECURE && mont && mod && bn_secure(mod);
-	if (secret)
+	if (secret) {
+		/* fail closed: not set up on the normal heap instead */
+		if (!ctx || !mont_layout_check(ctx))
+			return 0;
 		mont_make_secure(mont);
-	ret = real.mont_set(mont, mod, ctx);
-	if (ret && secret)
-		mont_layout_check(mont, mod);
-	return ret;
+	}
+	return real.mont_set(mont, mod, ctx);
 }
 
 PUBLIC BN_MONT_CTX *BN_MONT_CTX_copy(BN_MONT_CTX *to, BN_MONT_CTX *from)
 {
 	resolve();
+	/* from's N is read only once the layout is known to be OpenSSL 3's */
 	if (mode != MODE_SECURE && to && from && to != from &&
+	    __atomic_load_n(&mont_checked, __ATOMIC_ACQUIRE) &&
 	    bn_secure(&((struct sm_mont *)from)->N))
 		mont_make_secure(to);
 	return real.mont_copy(to, from);
