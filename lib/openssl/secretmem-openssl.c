@@ -24,6 +24,10 @@
  *    contexts) are gone once the operation that made them is over.
  *  - CRYPTO_malloc and CRYPTO_zalloc: forwarded, or, in mode "all", served
  *    from secret memory as well.
+ *  - OSSL_PARAM_get_BN: a BIGNUM it makes from a parameter whose data is in
+ *    secret memory (OSSL_PARAM_BLD puts a secure BIGNUM's there: a key's
+ *    export, EVP_PKEY_todata, the provider-to-legacy export behind
+ *    EVP_PKEY_get1_RSA) is a secure BIGNUM, as the exported one was.
  *
  * SECRETMEM_OPENSSL_MODE selects:
  *   keys    (default) all of the above; secret memory holds the keys only
@@ -67,6 +71,7 @@ typedef void (*crypto_free_fn)(void *p, const char *file, int line);
 typedef struct bignum_st BIGNUM;
 typedef struct bignum_ctx BN_CTX;
 typedef struct bn_mont_ctx_st BN_MONT_CTX;
+typedef struct ossl_param_st OSSL_PARAM;
 #define BN_FLG_STATIC_DATA	0x02
 #define BN_FLG_SECURE	0x08
 
@@ -78,6 +83,15 @@ typedef struct bn_mont_ctx_st BN_MONT_CTX;
 struct sm_bignum {
 	unsigned long *d;
 	int top, dmax, neg, flags;
+};
+
+/* struct ossl_param_st, <openssl/core.h> (public ABI) */
+struct sm_param {
+	const char *key;
+	unsigned int data_type;
+	void *data;
+	size_t data_size;
+	size_t return_size;
 };
 
 struct sm_mont {
@@ -107,6 +121,7 @@ PUBLIC void CRYPTO_free(void *str, const char *file, int line);
 PUBLIC void CRYPTO_clear_free(void *str, size_t num, const char *file, int line);
 PUBLIC int BN_MONT_CTX_set(BN_MONT_CTX *mont, const BIGNUM *mod, BN_CTX *ctx);
 PUBLIC BN_MONT_CTX *BN_MONT_CTX_copy(BN_MONT_CTX *to, BN_MONT_CTX *from);
+PUBLIC int OSSL_PARAM_get_BN(const OSSL_PARAM *p, BIGNUM **val);
 
 enum mode { MODE_KEYS, MODE_ALL, MODE_SECURE };
 
@@ -133,6 +148,9 @@ static struct {
 	BIGNUM *(*bn_new)(void);
 	int (*bn_set_word)(BIGNUM *, unsigned long);
 	void (*bn_free)(BIGNUM *);
+	BIGNUM *(*bn_secure_new)(void);
+	void (*bn_clear_free)(BIGNUM *);
+	int (*param_get_bn)(const OSSL_PARAM *, BIGNUM **);
 } real;
 static int resolved;		/* 1: real.* set */
 static int default_heap = -1;	/* 1: OpenSSL's heap is glibc's malloc */
@@ -188,6 +206,9 @@ static void resolve(void)
 	real.bn_new = need("BN_new");
 	real.bn_set_word = need("BN_set_word");
 	real.bn_free = need("BN_free");
+	real.bn_secure_new = need("BN_secure_new");
+	real.bn_clear_free = need("BN_clear_free");
+	real.param_get_bn = need("OSSL_PARAM_get_BN");
 	__atomic_store_n(&resolved, 1, __ATOMIC_RELEASE);
 }
 
@@ -797,4 +818,36 @@ PUBLIC BN_MONT_CTX *BN_MONT_CTX_copy(BN_MONT_CTX *to, BN_MONT_CTX *from)
 	    bn_secure(&((struct sm_mont *)from)->N))
 		mont_make_secure(to);
 	return real.mont_copy(to, from);
+}
+
+/* ---- BIGNUMs made from exported secure BIGNUMs ---- */
+
+/*
+ * OpenSSL's OSSL_PARAM_get_BN makes a new BIGNUM (BN_native2bn with no
+ * BIGNUM given: BN_new) on the normal heap, whatever the parameter held.
+ * A key's export (ossl_rsa_todata & co., OSSL_PARAM_BLD_push_BN) puts a
+ * secure BIGNUM's bytes into the builder's secure block, here secret
+ * memory; a BIGNUM made from such a parameter starts as BN_secure_new, and
+ * BN_native2bn fills it (bn_expand keeps its words in secure memory).
+ * Parameters in ordinary memory (EVP_PKEY_get_bn_param's stack buffer, a
+ * program's own) are left to OpenSSL.
+ */
+PUBLIC int OSSL_PARAM_get_BN(const OSSL_PARAM *p, BIGNUM **val)
+{
+	const struct sm_param *sp = (const struct sm_param *)p;
+	BIGNUM *b;
+
+	resolve();
+	if (mode == MODE_SECURE || !val || *val || !sp || !sp->data ||
+	    !secretmem_owns(sp->data))
+		return real.param_get_bn(p, val);
+	b = real.bn_secure_new();
+	if (!b)
+		return 0;
+	if (!real.param_get_bn(p, &b)) {
+		real.bn_clear_free(b);
+		return 0;
+	}
+	*val = b;
+	return 1;
 }

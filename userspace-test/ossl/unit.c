@@ -22,8 +22,12 @@
 #include <string.h>
 #include <unistd.h>
 
+/* EVP_PKEY_get1_RSA, deprecated in 3.0 but what programs call, is tested */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
 
 #define FAIL(...) do { printf("FAIL: " __VA_ARGS__); putchar('\n'); return 1; } while (0)
 
@@ -326,6 +330,56 @@ static int t_thread_double_free(void)
 	return run_in_thread(t_double_free);
 }
 
+/* Is @b a secure BIGNUM whose words are in secure memory? */
+static int bn_is_secure(const BIGNUM *b)
+{
+	struct bn { void *d; int top, dmax, neg, flags; };
+
+	return b && BN_get_flags(b, BN_FLG_SECURE) &&
+		CRYPTO_secure_allocated(((const struct bn *)b)->d);
+}
+
+/*
+ * A key exported (EVP_PKEY_todata) and imported again (EVP_PKEY_fromdata),
+ * then seen as a legacy RSA (EVP_PKEY_get1_RSA, itself an export): its d
+ * and p stay secure BIGNUMs, its n stays on the normal heap.
+ */
+static int t_export_secure(void)
+{
+	EVP_PKEY *pk = EVP_RSA_gen(1024), *pk2 = NULL;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	const BIGNUM *n, *d, *p;
+	OSSL_PARAM *params = NULL;
+	RSA *r = NULL, *r2 = NULL;
+	int ok = 0;
+
+	if (!pk || !ctx || EVP_PKEY_todata(pk, EVP_PKEY_KEYPAIR, &params) != 1 ||
+	    EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pk2, EVP_PKEY_KEYPAIR, params) != 1)
+		FAIL("key generation, export or import failed");
+	r = EVP_PKEY_get1_RSA(pk);
+	r2 = EVP_PKEY_get1_RSA(pk2);
+	if (!r || !r2)
+		printf("FAIL: EVP_PKEY_get1_RSA failed\n");
+	else if (RSA_get0_key(r, NULL, NULL, &d), RSA_get0_factors(r, &p, NULL), !bn_is_secure(d) ||
+		 !bn_is_secure(p))
+		printf("FAIL: EVP_PKEY_get1_RSA gives d or p on the normal heap\n");
+	else if (RSA_get0_key(r2, &n, NULL, &d), RSA_get0_factors(r2, &p, NULL), !bn_is_secure(d) ||
+		 !bn_is_secure(p))
+		printf("FAIL: a key exported and imported again has d or p on the normal heap\n");
+	else if (BN_get_flags(n, BN_FLG_SECURE) || CRYPTO_secure_allocated(n))
+		printf("FAIL: the public modulus went to secure memory\n");
+	else
+		ok = 1;
+	RSA_free(r);
+	RSA_free(r2);
+	OSSL_PARAM_free(params);
+	EVP_PKEY_free(pk2);
+	EVP_PKEY_free(pk);
+	EVP_PKEY_CTX_free(ctx);
+	return !ok;
+}
+
 /* A Montgomery context of a secure modulus keeps it in secure memory. */
 static int t_mont_secure(void)
 {
@@ -389,6 +443,7 @@ static const struct {
 	{ "misaligned_free_aborts", t_misaligned },
 	{ "thread_free_scrubs", t_thread_free_scrubs },
 	{ "thread_double_free_aborts", t_thread_double_free },
+	{ "export_secure", t_export_secure },
 };
 
 int main(int argc, char **argv)

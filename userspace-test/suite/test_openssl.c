@@ -443,6 +443,7 @@ SM_TEST(ossl_free_scrubs_heap_block) { unit("free_scrubs"); }
 SM_TEST(ossl_realloc_scrubs_old_block) { unit("realloc_scrubs"); }
 SM_TEST(ossl_mont_ctx_of_secret_modulus_secure) { unit("mont_secure"); }
 SM_TEST(ossl_thread_free_scrubs_heap_block) { unit("thread_free_scrubs"); }
+SM_TEST(ossl_exported_key_stays_secure) { unit("export_secure"); }
 
 /*
  * ossl_unit CHECK, with the preload or not, must be killed by @sig (glibc's
