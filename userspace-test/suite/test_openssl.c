@@ -492,6 +492,7 @@ SM_TEST(ossl_double_free_aborts) { unit_dies("double_free_aborts", true, SIGABRT
 SM_TEST(ossl_double_free_aborts_without_preload) { unit_dies("double_free_aborts", false, SIGABRT); }
 SM_TEST(ossl_double_clear_free_aborts) { unit_dies("double_clear_free_aborts", true, SIGABRT); }
 SM_TEST(ossl_free_bad_pointer_aborts) { unit_dies("bad_pointer_aborts", true, SIGABRT); }
+SM_TEST(ossl_free_bad_pointer_aborts_without_preload) { unit_dies("bad_pointer_aborts", false, SIGABRT); }
 SM_TEST(ossl_free_misaligned_pointer_aborts) { unit_dies("misaligned_free_aborts", true, SIGABRT); }
 SM_TEST(ossl_thread_double_free_aborts) { unit_dies("thread_double_free_aborts", true, SIGABRT); }
 
