@@ -21,7 +21,9 @@
  *    every block of OpenSSL's normal heap is scrubbed (its whole usable
  *    size) when it is freed or moved, so the transient copies of a key
  *    (the PEM decoder's DER, ASN.1 octet strings, BN_CTX temporaries, digest
- *    contexts) are gone once the operation that made them is over.
+ *    contexts) are gone once the operation that made them is over.  The
+ *    scrub keeps glibc's double-free and invalid-pointer checks working
+ *    (heap_scrub()).
  *  - CRYPTO_malloc and CRYPTO_zalloc: forwarded, or, in mode "all", served
  *    from secret memory as well.
  *  - OSSL_PARAM_get_BN: a BIGNUM it makes from a parameter whose data is in
