@@ -21,9 +21,15 @@
  *    every block of OpenSSL's normal heap is scrubbed (its whole usable
  *    size) when it is freed or moved, so the transient copies of a key
  *    (the PEM decoder's DER, ASN.1 octet strings, BN_CTX temporaries, digest
- *    contexts) are gone once the operation that made them is over.
+ *    contexts) are gone once the operation that made them is over.  The
+ *    scrub keeps glibc's double-free and invalid-pointer checks working
+ *    (heap_scrub()).
  *  - CRYPTO_malloc and CRYPTO_zalloc: forwarded, or, in mode "all", served
  *    from secret memory as well.
+ *  - OSSL_PARAM_get_BN: a BIGNUM it makes from a parameter whose data is in
+ *    secret memory (OSSL_PARAM_BLD puts a secure BIGNUM's there: a key's
+ *    export, EVP_PKEY_todata, the provider-to-legacy export behind
+ *    EVP_PKEY_get1_RSA) is a secure BIGNUM, as the exported one was.
  *
  * SECRETMEM_OPENSSL_MODE selects:
  *   keys    (default) all of the above; secret memory holds the keys only
@@ -36,6 +42,11 @@
  * SECRETMEM_OPENSSL_MAX_BYTES=N caps the bytes of live secure-heap objects (in mode
  * "all": of all OpenSSL objects)
  * (CRYPTO_secure_malloc then fails, as OpenSSL's fixed-size heap does).
+ *
+ * The variables are read with secure_getenv(): a setuid or setgid program
+ * (AT_SECURE) ignores them and runs with the defaults, so that a user cannot
+ * weaken or break it through the environment (e.g. when the preload is in
+ * /etc/ld.so.preload).
  *
  * Without secret memory the library refuses to run the program (exit status
  * 127 with a message on stderr): it never falls back to weaker memory.
@@ -62,6 +73,7 @@ typedef void (*crypto_free_fn)(void *p, const char *file, int line);
 typedef struct bignum_st BIGNUM;
 typedef struct bignum_ctx BN_CTX;
 typedef struct bn_mont_ctx_st BN_MONT_CTX;
+typedef struct ossl_param_st OSSL_PARAM;
 #define BN_FLG_STATIC_DATA	0x02
 #define BN_FLG_SECURE	0x08
 
@@ -73,6 +85,15 @@ typedef struct bn_mont_ctx_st BN_MONT_CTX;
 struct sm_bignum {
 	unsigned long *d;
 	int top, dmax, neg, flags;
+};
+
+/* struct ossl_param_st, <openssl/core.h> (public ABI) */
+struct sm_param {
+	const char *key;
+	unsigned int data_type;
+	void *data;
+	size_t data_size;
+	size_t return_size;
 };
 
 struct sm_mont {
@@ -102,6 +123,7 @@ PUBLIC void CRYPTO_free(void *str, const char *file, int line);
 PUBLIC void CRYPTO_clear_free(void *str, size_t num, const char *file, int line);
 PUBLIC int BN_MONT_CTX_set(BN_MONT_CTX *mont, const BIGNUM *mod, BN_CTX *ctx);
 PUBLIC BN_MONT_CTX *BN_MONT_CTX_copy(BN_MONT_CTX *to, BN_MONT_CTX *from);
+PUBLIC int OSSL_PARAM_get_BN(const OSSL_PARAM *p, BIGNUM **val);
 
 enum mode { MODE_KEYS, MODE_ALL, MODE_SECURE };
 
@@ -123,6 +145,14 @@ static struct {
 	int (*bn_get_flags)(const BIGNUM *, int);
 	int (*bn_ucmp)(const BIGNUM *, const BIGNUM *);
 	void (*cleanse)(void *, size_t);
+	BN_MONT_CTX *(*mont_new)(void);
+	void (*mont_free)(BN_MONT_CTX *);
+	BIGNUM *(*bn_new)(void);
+	int (*bn_set_word)(BIGNUM *, unsigned long);
+	void (*bn_free)(BIGNUM *);
+	BIGNUM *(*bn_secure_new)(void);
+	void (*bn_clear_free)(BIGNUM *);
+	int (*param_get_bn)(const OSSL_PARAM *, BIGNUM **);
 } real;
 static int resolved;		/* 1: real.* set */
 static int default_heap = -1;	/* 1: OpenSSL's heap is glibc's malloc */
@@ -173,6 +203,14 @@ static void resolve(void)
 	real.bn_get_flags = need("BN_get_flags");
 	real.bn_ucmp = need("BN_ucmp");
 	real.cleanse = need("OPENSSL_cleanse");
+	real.mont_new = need("BN_MONT_CTX_new");
+	real.mont_free = need("BN_MONT_CTX_free");
+	real.bn_new = need("BN_new");
+	real.bn_set_word = need("BN_set_word");
+	real.bn_free = need("BN_free");
+	real.bn_secure_new = need("BN_secure_new");
+	real.bn_clear_free = need("BN_clear_free");
+	real.param_get_bn = need("OSSL_PARAM_get_BN");
 	__atomic_store_n(&resolved, 1, __ATOMIC_RELEASE);
 }
 
@@ -211,16 +249,172 @@ static void scrub(void *p, size_t n)
 	explicit_bzero(p, n);
 }
 
+/*
+ * Scrubbing a freed block without blinding glibc's checks (glibc 2.36,
+ * malloc/malloc.c).  A chunk is { size_t prev_size, size; } followed by the
+ * user's memory (chunk2mem: p = chunk + 16 on LP64); size's low bits are
+ * PREV_INUSE (1), IS_MMAPPED (2), NON_MAIN_ARENA (4).  tcache_put() turns
+ * a freed chunk into a tcache_entry { next; key; } at p: key, at p + 8, is
+ * the per-process random tcache_key, and _int_free() looks for a double
+ * free in the tcache only when e->key == tcache_key.  A scrub of a block
+ * already in the tcache would zero that key and let a second free through
+ * (two later mallocs then return the same block).  So:
+ *  - sm_ossl_init() learns tcache_key once (heap_key_learn());
+ *  - a block whose word at p + 8 is the key may be free already: its first
+ *    16 bytes are left alone and glibc's free() finds the double free;
+ *  - a pointer that cannot be a glibc chunk (misaligned, a size glibc's
+ *    free() would reject, an mmapped chunk that is not page-aligned, the
+ *    next chunk saying this one is free) is not touched at all: free()
+ *    aborts with its own message, instead of a wild scrub here.
+ * Without a learned key (no tcache: GLIBC_TUNABLES=glibc.malloc.tcache_count=0,
+ * or a malloc other than glibc's) the first 16 bytes of every freed block,
+ * where allocators keep their free-list links, are not scrubbed.
+ */
+#define CHUNK_HDR	(2 * sizeof(size_t))
+#define CHUNK_ALIGN	16		/* glibc's MALLOC_ALIGNMENT (x86-64, arm64) */
+#define CHUNK_MIN	32		/* MINSIZE */
+#define PREV_INUSE	1UL
+#define IS_MMAPPED	2UL
+#define NON_MAIN_ARENA	4UL
+#define SIZE_BITS	7UL
+#define HEAP_MAX	(64UL << 20)	/* heap_max_size(): 2 * DEFAULT_MMAP_THRESHOLD_MAX */
+
+enum heap_kind { HEAP_UNKNOWN, HEAP_GLIBC_KEY, HEAP_GLIBC_NOKEY, HEAP_OTHER };
+
+static enum heap_kind heap_kind = HEAP_UNKNOWN;
+static uintptr_t tcache_key;		/* glibc's, once learned */
+static uintptr_t page_mask;
+
+/* Is symbol @name (as the program sees it) glibc's own? */
+static int from_libc(const char *name)
+{
+	void *f = dlsym(RTLD_DEFAULT, name);
+	Dl_info info;
+
+	return f && dladdr(f, &info) && info.dli_fname &&
+		strstr(info.dli_fname, "/libc.so.6");
+}
+
+/* The word at p + 8 of a just-freed block of @size bytes (0: none). */
+static uintptr_t __attribute__((noinline)) heap_probe(size_t size)
+{
+	void *(*volatile m)(size_t) = malloc;
+	void (*volatile f)(void *) = free;
+	volatile uintptr_t *p = m(size);
+	uintptr_t k;
+
+	if (!p)
+		return 0;
+	p[0] = 0;
+	p[1] = 0;
+	f((void *)p);
+	__asm__ volatile("" : : "r"(p) : "memory");
+	k = p[1];	/* freed, but still the caller's chunk: nothing runs in between */
+	return k;
+}
+
+/*
+ * At init, single-threaded: free two blocks of sizes (two tcache bins)
+ * that nothing is likely to have filled yet, and read their key words.  The
+ * same value, not 0, twice: glibc's tcache_key.  Without a tcache the
+ * blocks go to a fast or unsorted bin or back into the top chunk, whose
+ * words at p + 8 are our 0 or two different links.
+ */
+static void heap_key_learn(void)
+{
+	uintptr_t k1, k2;
+	long pg = sysconf(_SC_PAGESIZE);
+
+	page_mask = (uintptr_t)(pg > 0 ? pg : 4096) - 1;
+	if (sizeof(void *) != 8 || !from_libc("malloc") || !from_libc("free") ||
+	    !from_libc("malloc_usable_size")) {
+		heap_kind = HEAP_OTHER;
+		return;
+	}
+	k1 = heap_probe(968);
+	k2 = heap_probe(1000);
+	if (k1 && k1 == k2) {
+		tcache_key = k1;
+		heap_kind = HEAP_GLIBC_KEY;
+	} else {
+		heap_kind = HEAP_GLIBC_NOKEY;
+	}
+}
+
+/*
+ * Could @p be a block glibc's malloc handed out and that is not free in a
+ * bin?  The checks of glibc's free() and munmap_chunk(), done first so that
+ * nothing here reads or writes through a garbage size.
+ */
+static int chunk_plausible(const void *p)
+{
+	uintptr_t mem = (uintptr_t)p, chunk = mem - CHUNK_HDR, next;
+	size_t head, sz;
+
+	if (mem & (CHUNK_ALIGN - 1) || mem < CHUNK_HDR)
+		return 0;
+	head = ((const size_t *)p)[-1];
+	sz = head & ~SIZE_BITS;
+	if (sz < CHUNK_MIN || sz & (CHUNK_ALIGN - 1) || chunk > (uintptr_t)-sz)
+		return 0;
+	if (head & IS_MMAPPED) {
+		size_t prev = ((const size_t *)p)[-2];
+
+		/* munmap_chunk(): block and total size page-aligned */
+		return prev <= chunk && !(((chunk - prev) | (prev + sz)) & page_mask);
+	}
+	next = chunk + sz;
+	if (head & NON_MAIN_ARENA) {
+		/* a thread arena's heap is HEAP_MAX-aligned (heap_for_ptr) */
+		if ((chunk & ~(HEAP_MAX - 1)) != ((next + CHUNK_HDR - 1) & ~(HEAP_MAX - 1)))
+			return 0;
+	} else {
+		/* the main arena's brk heap: the next chunk below the break */
+		uintptr_t brk = (uintptr_t)sbrk(0);
+
+		if (chunk < brk && next + CHUNK_HDR > brk)
+			return 0;
+		if (chunk >= brk && sz > HEAP_MAX)
+			return 0;	/* not in the brk heap: no size beyond a sane bound */
+	}
+	/* The next chunk's PREV_INUSE clear: this one is free in a bin. */
+	return (((const size_t *)next)[1] & PREV_INUSE) != 0;
+}
+
+/* Scrub an OpenSSL block of glibc's heap that is about to be freed. */
+static void heap_scrub(void *p)
+{
+	size_t n;
+	uintptr_t w;
+
+	if (__builtin_expect(heap_kind == HEAP_UNKNOWN, 0))
+		heap_key_learn();	/* a free before our constructor ran */
+	if (heap_kind == HEAP_OTHER) {
+		n = malloc_usable_size(p);
+		if (n > CHUNK_HDR)
+			scrub((char *)p + CHUNK_HDR, n - CHUNK_HDR);
+		return;
+	}
+	if (!chunk_plausible(p))
+		return;		/* free() reports it */
+	n = malloc_usable_size(p);
+	memcpy(&w, (char *)p + sizeof(w), sizeof(w));
+	if (heap_kind == HEAP_GLIBC_KEY && w != tcache_key)
+		scrub(p, n);
+	else if (n > CHUNK_HDR)
+		scrub((char *)p + CHUNK_HDR, n - CHUNK_HDR);
+}
+
 /* Scrub a normal-heap block of OpenSSL's before it is freed. */
 static void scrub_block(void *p)
 {
 	if (mode != MODE_SECURE && glibc_heap())
-		scrub(p, malloc_usable_size(p));
+		heap_scrub(p);
 }
 
 static const char *env(const char *name)
 {
-	const char *v = getenv(name);
+	const char *v = secure_getenv(name);
 
 	return v && *v ? v : NULL;
 }
@@ -251,6 +445,7 @@ static void __attribute__((constructor)) sm_ossl_init(void)
 		flags |= SECRETMEM_LIB_ALLOW_MLOCK;
 	else if (mlock && strcmp(mlock, "0"))
 		die("SECRETMEM_OPENSSL_ALLOW_MLOCK=%s: expected 0 or 1", mlock);
+	heap_key_learn();
 	if (secretmem_lib_init(flags)) {
 		int err = errno;
 		char msg[400];
@@ -267,9 +462,12 @@ static void __attribute__((constructor)) sm_ossl_init(void)
 	}
 	if (env("SECRETMEM_OPENSSL_VERBOSE")) {
 		verbose = 1;
-		fprintf(stderr, PREFIX "mode %s, backend %s\n",
+		fprintf(stderr, PREFIX "mode %s, backend %s, freed blocks: %s\n",
 			mode == MODE_ALL ? "all" : mode == MODE_SECURE ? "secure" : "keys",
-			secretmem_backend_name(secretmem_backend()));
+			secretmem_backend_name(secretmem_backend()),
+			heap_kind == HEAP_GLIBC_KEY ? "glibc's, tcache key learned" :
+			heap_kind == HEAP_GLIBC_NOKEY ? "glibc's, no tcache key (first 16 bytes kept)" :
+			"another malloc's (first 16 bytes kept)");
 	}
 }
 
@@ -382,8 +580,7 @@ PUBLIC void CRYPTO_secure_clear_free(void *ptr, size_t num, const char *file, in
 	if (!ptr)
 		return;
 	if (!secretmem_owns(ptr)) {
-		scrub(ptr, num);
-		CRYPTO_free(ptr, file, line);
+		CRYPTO_clear_free(ptr, num, file, line);
 		return;
 	}
 	secure_release(ptr);
@@ -436,7 +633,7 @@ PUBLIC void CRYPTO_free(void *str, const char *file, int line)
 		return;
 	}
 	if (__atomic_load_n(&direct, __ATOMIC_RELAXED)) {
-		scrub(str, malloc_usable_size(str));
+		heap_scrub(str);
 		free(str);
 		return;
 	}
@@ -449,8 +646,12 @@ PUBLIC void CRYPTO_clear_free(void *str, size_t num, const char *file, int line)
 {
 	if (!str)
 		return;
-	/* CRYPTO_free scrubs the whole block anyway when it can */
-	if (num && !__atomic_load_n(&direct, __ATOMIC_RELAXED) && !secretmem_owns(str))
+	/*
+	 * CRYPTO_free scrubs the whole block (heap_scrub) when OpenSSL's heap
+	 * is glibc's; only otherwise the num bytes here, as OpenSSL does.
+	 */
+	if (num && !__atomic_load_n(&direct, __ATOMIC_RELAXED) && !secretmem_owns(str) &&
+	    (mode == MODE_SECURE || !glibc_heap()))
 		scrub(str, num);
 	CRYPTO_free(str, file, line);
 }
@@ -475,7 +676,9 @@ PUBLIC void *CRYPTO_realloc(void *str, size_t num, const char *file, int line)
 		return NULL;
 	}
 	if (mode != MODE_ALL && !secretmem_owns(str) &&
-	    (mode == MODE_SECURE || !glibc_heap())) {
+	    (mode == MODE_SECURE || !glibc_heap() ||
+	     (heap_kind != HEAP_OTHER && heap_kind != HEAP_UNKNOWN && !chunk_plausible(str)))) {
+		/* glibc's realloc reports a bad pointer */
 		resolve();
 		return real.realloc(str, num, file, line);
 	}
@@ -554,38 +757,99 @@ static void mont_make_secure(BN_MONT_CTX *mont)
 	bn_make_secure(&m->Ni);
 }
 
-/* After the first BN_MONT_CTX_set: is N where struct sm_mont says? */
-static void mont_layout_check(BN_MONT_CTX *mont, const BIGNUM *mod)
+/*
+ * Before anything here writes into a BN_MONT_CTX: is it laid out as struct
+ * sm_mont says?  Once, on a context of our own with a public one-word
+ * modulus, set by OpenSSL's own BN_MONT_CTX_set: ri must be 64 (BN_BITS2
+ * bits), N a copy of the modulus in a word array of its own, flags
+ * without BN_FLG_SECURE.  0: cannot tell (no memory); the program dies if
+ * the layout is another.
+ */
+static int mont_layout_check(BN_CTX *ctx)
 {
-	struct sm_mont *m = (struct sm_mont *)mont;
+	static const unsigned long word = 0xffffffffffffffc5UL;	/* odd */
+	BN_MONT_CTX *probe;
+	struct sm_mont *m;
+	BIGNUM *mod;
+	int ok;
 
-	if (__atomic_load_n(&mont_checked, __ATOMIC_RELAXED))
-		return;
-	if (real.bn_ucmp((const BIGNUM *)&m->N, mod) || !m->N.d ||
-	    !secretmem_owns(m->N.d))
+	if (__atomic_load_n(&mont_checked, __ATOMIC_ACQUIRE))
+		return 1;
+	probe = real.mont_new();
+	mod = real.bn_new();
+	if (!probe || !mod || !real.bn_set_word(mod, word) ||
+	    !real.mont_set(probe, mod, ctx)) {
+		real.mont_free(probe);
+		real.bn_free(mod);
+		return 0;
+	}
+	m = (struct sm_mont *)probe;
+	ok = m->ri == (int)(8 * sizeof(unsigned long)) && m->N.top == 1 &&
+		m->N.dmax >= 1 && m->N.neg == 0 && !(m->N.flags & BN_FLG_SECURE) &&
+		m->N.d && m->N.d[0] == word && !real.bn_ucmp((const BIGNUM *)&m->N, mod) &&
+		m->RR.top <= 1 && m->RR.d && m->RR.dmax >= 1;
+	real.mont_free(probe);
+	real.bn_free(mod);
+	if (!ok)
 		die("OpenSSL's BN_MONT_CTX is not laid out as in OpenSSL 3.0-3.x: refusing to continue");
-	__atomic_store_n(&mont_checked, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&mont_checked, 1, __ATOMIC_RELEASE);
+	return 1;
 }
 
 PUBLIC int BN_MONT_CTX_set(BN_MONT_CTX *mont, const BIGNUM *mod, BN_CTX *ctx)
 {
-	int secret, ret;
+	int secret;
 
 	resolve();
 	secret = mode != MODE_SECURE && mont && mod && bn_secure(mod);
-	if (secret)
+	if (secret) {
+		/* fail closed: not set up on the normal heap instead */
+		if (!ctx || !mont_layout_check(ctx))
+			return 0;
 		mont_make_secure(mont);
-	ret = real.mont_set(mont, mod, ctx);
-	if (ret && secret)
-		mont_layout_check(mont, mod);
-	return ret;
+	}
+	return real.mont_set(mont, mod, ctx);
 }
 
 PUBLIC BN_MONT_CTX *BN_MONT_CTX_copy(BN_MONT_CTX *to, BN_MONT_CTX *from)
 {
 	resolve();
+	/* from's N is read only once the layout is known to be OpenSSL 3's */
 	if (mode != MODE_SECURE && to && from && to != from &&
+	    __atomic_load_n(&mont_checked, __ATOMIC_ACQUIRE) &&
 	    bn_secure(&((struct sm_mont *)from)->N))
 		mont_make_secure(to);
 	return real.mont_copy(to, from);
+}
+
+/* ---- BIGNUMs made from exported secure BIGNUMs ---- */
+
+/*
+ * OpenSSL's OSSL_PARAM_get_BN makes a new BIGNUM (BN_native2bn with no
+ * BIGNUM given: BN_new) on the normal heap, whatever the parameter held.
+ * A key's export (ossl_rsa_todata & co., OSSL_PARAM_BLD_push_BN) puts a
+ * secure BIGNUM's bytes into the builder's secure block, here secret
+ * memory; a BIGNUM made from such a parameter starts as BN_secure_new, and
+ * BN_native2bn fills it (bn_expand keeps its words in secure memory).
+ * Parameters in ordinary memory (EVP_PKEY_get_bn_param's stack buffer, a
+ * program's own) are left to OpenSSL.
+ */
+PUBLIC int OSSL_PARAM_get_BN(const OSSL_PARAM *p, BIGNUM **val)
+{
+	const struct sm_param *sp = (const struct sm_param *)p;
+	BIGNUM *b;
+
+	resolve();
+	if (mode == MODE_SECURE || !val || *val || !sp || !sp->data ||
+	    !secretmem_owns(sp->data))
+		return real.param_get_bn(p, val);
+	b = real.bn_secure_new();
+	if (!b)
+		return 0;
+	if (!real.param_get_bn(p, &b)) {
+		real.bn_clear_free(b);
+		return 0;
+	}
+	*val = b;
+	return 1;
 }

@@ -9,18 +9,25 @@
  *   ossl_unit --list     the checks
  *
  * Run without the preload, the checks that need secret memory fail: they
- * are about the preload, not about OpenSSL's own heap.
+ * are about the preload, not about OpenSSL's own heap.  The checks named
+ * *_aborts must not return: glibc's malloc kills the program with SIGABRT
+ * (with the preload as without it; the suite checks the signal).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+/* EVP_PKEY_get1_RSA, deprecated in 3.0 but what programs call, is tested */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
 
 #define FAIL(...) do { printf("FAIL: " __VA_ARGS__); putchar('\n'); return 1; } while (0)
 
@@ -231,6 +238,151 @@ static int t_realloc_scrubs(void)
 	return 0;
 }
 
+/*
+ * A double free of a normal-heap block: glibc's tcache finds it (the
+ * scrub must leave the tcache key of a freed block alone).  Returns only
+ * if nothing noticed.
+ */
+static int t_double_free(void)
+{
+	unsigned char *p = OPENSSL_malloc(64);
+
+	if (!p)
+		FAIL("OPENSSL_malloc failed");
+	memset(p, 0x6b, 64);
+	OPENSSL_free(p);
+	OPENSSL_free(p);
+	/* not detected: show what it does (two mallocs, one block) */
+	{
+		void *a = OPENSSL_malloc(64), *b = OPENSSL_malloc(64);
+
+		FAIL("the second OPENSSL_free of a block went through (then malloc gave %p and %p)",
+		     a, b);
+	}
+}
+
+/* The same with OPENSSL_clear_free (OpenSSL's own clears num bytes). */
+static int t_double_clear_free(void)
+{
+	unsigned char *p = OPENSSL_malloc(64);
+
+	if (!p)
+		FAIL("OPENSSL_malloc failed");
+	memset(p, 0x6b, 64);
+	OPENSSL_clear_free(p, 64);
+	OPENSSL_clear_free(p, 64);
+	FAIL("the second OPENSSL_clear_free of a block went through");
+}
+
+/*
+ * A pointer that is no heap block, with a huge size where glibc keeps a
+ * chunk's: free() must see it (and abort), not a scrub of what the size
+ * field says.
+ */
+static int t_bad_pointer(void)
+{
+	static size_t fake[8] __attribute__((aligned(16)));
+	void *keep = OPENSSL_malloc(64);	/* glibc's main arena set up */
+
+	if (!keep)
+		FAIL("OPENSSL_malloc failed");
+	fake[1] = (size_t)1 << 40;	/* the "size" of a chunk at fake */
+	OPENSSL_free(&fake[2]);
+	FAIL("OPENSSL_free of a pointer that is no heap block went through");
+}
+
+/* A misaligned pointer (inside a block): free() aborts ("invalid pointer"). */
+static int t_misaligned(void)
+{
+	unsigned char *p = OPENSSL_malloc(64);
+
+	if (!p)
+		FAIL("OPENSSL_malloc failed");
+	OPENSSL_free(p + 8);
+	FAIL("OPENSSL_free of a misaligned pointer went through");
+}
+
+/*
+ * The same two in a second thread: its blocks come from a thread arena
+ * (another heap, NON_MAIN_ARENA chunks) and its own tcache.
+ */
+static void *in_thread(void *fn)
+{
+	return (void *)(intptr_t)((int (*)(void))fn)();
+}
+
+static int run_in_thread(int (*fn)(void))
+{
+	pthread_t t;
+	void *ret;
+
+	if (pthread_create(&t, NULL, in_thread, (void *)fn) || pthread_join(t, &ret))
+		FAIL("pthread_create failed");
+	return (int)(intptr_t)ret;
+}
+
+static int t_free_scrubs(void);
+
+static int t_thread_free_scrubs(void)
+{
+	return run_in_thread(t_free_scrubs);
+}
+
+static int t_thread_double_free(void)
+{
+	return run_in_thread(t_double_free);
+}
+
+/* Is @b a secure BIGNUM whose words are in secure memory? */
+static int bn_is_secure(const BIGNUM *b)
+{
+	struct bn { void *d; int top, dmax, neg, flags; };
+
+	return b && BN_get_flags(b, BN_FLG_SECURE) &&
+		CRYPTO_secure_allocated(((const struct bn *)b)->d);
+}
+
+/*
+ * A key exported (EVP_PKEY_todata) and imported again (EVP_PKEY_fromdata),
+ * then seen as a legacy RSA (EVP_PKEY_get1_RSA, itself an export): its d
+ * and p stay secure BIGNUMs, its n stays on the normal heap.
+ */
+static int t_export_secure(void)
+{
+	EVP_PKEY *pk = EVP_RSA_gen(1024), *pk2 = NULL;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	const BIGNUM *n, *d, *p;
+	OSSL_PARAM *params = NULL;
+	RSA *r = NULL, *r2 = NULL;
+	int ok = 0;
+
+	if (!pk || !ctx || EVP_PKEY_todata(pk, EVP_PKEY_KEYPAIR, &params) != 1 ||
+	    EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pk2, EVP_PKEY_KEYPAIR, params) != 1)
+		FAIL("key generation, export or import failed");
+	r = EVP_PKEY_get1_RSA(pk);
+	r2 = EVP_PKEY_get1_RSA(pk2);
+	if (!r || !r2)
+		printf("FAIL: EVP_PKEY_get1_RSA failed\n");
+	else if (RSA_get0_key(r, NULL, NULL, &d), RSA_get0_factors(r, &p, NULL), !bn_is_secure(d) ||
+		 !bn_is_secure(p))
+		printf("FAIL: EVP_PKEY_get1_RSA gives d or p on the normal heap\n");
+	else if (RSA_get0_key(r2, &n, NULL, &d), RSA_get0_factors(r2, &p, NULL), !bn_is_secure(d) ||
+		 !bn_is_secure(p))
+		printf("FAIL: a key exported and imported again has d or p on the normal heap\n");
+	else if (BN_get_flags(n, BN_FLG_SECURE) || CRYPTO_secure_allocated(n))
+		printf("FAIL: the public modulus went to secure memory\n");
+	else
+		ok = 1;
+	RSA_free(r);
+	RSA_free(r2);
+	OSSL_PARAM_free(params);
+	EVP_PKEY_free(pk2);
+	EVP_PKEY_free(pk);
+	EVP_PKEY_CTX_free(ctx);
+	return !ok;
+}
+
 /* A Montgomery context of a secure modulus keeps it in secure memory. */
 static int t_mont_secure(void)
 {
@@ -288,6 +440,13 @@ static const struct {
 	{ "free_scrubs", t_free_scrubs },
 	{ "realloc_scrubs", t_realloc_scrubs },
 	{ "mont_secure", t_mont_secure },
+	{ "double_free_aborts", t_double_free },
+	{ "double_clear_free_aborts", t_double_clear_free },
+	{ "bad_pointer_aborts", t_bad_pointer },
+	{ "misaligned_free_aborts", t_misaligned },
+	{ "thread_free_scrubs", t_thread_free_scrubs },
+	{ "thread_double_free_aborts", t_thread_double_free },
+	{ "export_secure", t_export_secure },
 };
 
 int main(int argc, char **argv)

@@ -3,6 +3,7 @@
 // RSA-2048, P-256 and Ed25519 server keys, and no copy of the private key in the server's memory,
 // in all RAM, or in RAM after the server exits; the same scans find copies without the preload.
 #include <signal.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "needles.h"
@@ -17,7 +18,9 @@ SM_FILE("openssl", 87, 300);
  * K-ctl.* for the control server.  The two keys differ, so copies the
  * control leaves in RAM cannot be mistaken for the protected key's.
  */
+#ifndef OSSL_DIR		/* -DOSSL_DIR=... runs the unit tests on a host */
 #define OSSL_DIR	"/tests/ossl"
+#endif
 #define OPENSSL		"/usr/bin/openssl"
 #define PRELOAD		OSSL_DIR "/libsecretmem-openssl.so"
 #define WAIT_SECS	(getenv("OSSL_WAIT") ? atoi(getenv("OSSL_WAIT")) : 120)	/* TCG: an RSA handshake takes seconds */
@@ -439,6 +442,59 @@ SM_TEST(ossl_secure_malloc_done) { unit("done"); }
 SM_TEST(ossl_free_scrubs_heap_block) { unit("free_scrubs"); }
 SM_TEST(ossl_realloc_scrubs_old_block) { unit("realloc_scrubs"); }
 SM_TEST(ossl_mont_ctx_of_secret_modulus_secure) { unit("mont_secure"); }
+SM_TEST(ossl_thread_free_scrubs_heap_block) { unit("thread_free_scrubs"); }
+SM_TEST(ossl_exported_key_stays_secure) { unit("export_secure"); }
+
+/*
+ * ossl_unit CHECK, with the preload or not, must be killed by @sig (glibc's
+ * malloc aborting on a bad free), not return and not crash elsewhere.
+ */
+static void unit_dies(const char *check, bool preload, int sig)
+{
+	struct rlimit no_core = { 0, 0 };
+	char out[96], cmd[256];
+	pid_t pid;
+	int st, fd;
+
+	ossl_or_skip();
+	snprintf(out, sizeof(out), "/tmp/ossl-unit-%d.log", (int)getpid());
+	fflush(NULL);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		setrlimit(RLIMIT_CORE, &no_core);
+		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (preload)
+			setenv("LD_PRELOAD", PRELOAD, 1);
+		else
+			unsetenv("LD_PRELOAD");
+		snprintf(cmd, sizeof(cmd), "%s/ossl_unit", OSSL_DIR);
+		execl(cmd, "ossl_unit", check, (char *)NULL);
+		_exit(127);
+	}
+	ck_assert(waitpid(pid, &st, 0) == pid);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == sig,
+		      "ossl_unit %s%s: status 0x%x, not killed by signal %d: %s", check,
+		      preload ? " (preloaded)" : "", st, sig, tail_of(out));
+}
+
+/*
+ * The preload scrubs freed blocks but leaves glibc's tcache key of a block
+ * already freed alone: glibc still finds a double free (the control: the
+ * same without the preload).  Stock OpenSSL's OPENSSL_clear_free clears the
+ * key itself and lets a double clear_free through; the preload does not.
+ * A pointer that is no heap block goes to glibc's free, which aborts,
+ * instead of being scrubbed by what its "size" says.
+ */
+SM_TEST(ossl_double_free_aborts) { unit_dies("double_free_aborts", true, SIGABRT); }
+SM_TEST(ossl_double_free_aborts_without_preload) { unit_dies("double_free_aborts", false, SIGABRT); }
+SM_TEST(ossl_double_clear_free_aborts) { unit_dies("double_clear_free_aborts", true, SIGABRT); }
+SM_TEST(ossl_free_bad_pointer_aborts) { unit_dies("bad_pointer_aborts", true, SIGABRT); }
+SM_TEST(ossl_free_bad_pointer_aborts_without_preload) { unit_dies("bad_pointer_aborts", false, SIGABRT); }
+SM_TEST(ossl_free_misaligned_pointer_aborts) { unit_dies("misaligned_free_aborts", true, SIGABRT); }
+SM_TEST(ossl_thread_double_free_aborts) { unit_dies("thread_double_free_aborts", true, SIGABRT); }
 
 /* No secret memory (libsecretmem's SECRETMEM_BACKEND=none): the preload stops the program. */
 SM_TEST(ossl_refuses_without_secret_memory)
