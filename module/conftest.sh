@@ -19,6 +19,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 arch=${ARCH:-}
 cross=${CROSS_COMPILE:-}
+# An empty ARCH in the environment defeats a plain kernel tree's own
+# "ARCH ?= $(SUBARCH)" (make counts it as set): take it out.
+[ -n "$arch" ] || unset ARCH
+[ -n "$cross" ] || unset CROSS_COMPILE
 
 # test_feature NAME C-BODY: build a module whose one function holds C-BODY,
 # in the background (the tests are independent; they run in parallel and
