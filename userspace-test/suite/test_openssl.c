@@ -406,27 +406,49 @@ SM_TEST(ossl_ed25519_control_finds_key) { t_control_finds_key("ed25519"); }
 
 /* ---- the secure-heap API (ossl_unit, a libcrypto program, preloaded) ---- */
 
-static void unit(const char *check)
+/*
+ * Run @path with @arg (NULL: none) in a child, its stdout and stderr in
+ * @out, no core file, LD_PRELOAD set to the preload or not, and
+ * SECRETMEM_BACKEND=@backend when not NULL; the child's wait status.
+ * An exec that fails exits 126 (the preload's own refusal is 127).
+ */
+static int run_logged(const char *out, bool preload, const char *backend,
+		      const char *path, const char *arg0, const char *arg)
 {
-	char out[96], cmd[256];
+	struct rlimit no_core = { 0, 0 };
 	pid_t pid;
 	int st, fd;
 
-	ossl_or_skip();
-	snprintf(out, sizeof(out), "/tmp/ossl-unit-%d.log", (int)getpid());
 	fflush(NULL);
 	pid = fork();
 	ck_assert(pid >= 0);
 	if (pid == 0) {
+		setrlimit(RLIMIT_CORE, &no_core);
 		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		setenv("LD_PRELOAD", PRELOAD, 1);
-		snprintf(cmd, sizeof(cmd), "%s/ossl_unit", OSSL_DIR);
-		execl(cmd, "ossl_unit", check, (char *)NULL);
-		_exit(127);
+		if (preload)
+			setenv("LD_PRELOAD", PRELOAD, 1);
+		else
+			unsetenv("LD_PRELOAD");
+		if (backend)
+			setenv("SECRETMEM_BACKEND", backend, 1);
+		execl(path, arg0, arg, (char *)NULL);
+		_exit(126);
 	}
 	ck_assert(waitpid(pid, &st, 0) == pid);
+	return st;
+}
+
+static void unit(const char *check)
+{
+	char out[96], cmd[256];
+	int st;
+
+	ossl_or_skip();
+	snprintf(out, sizeof(out), "/tmp/ossl-unit-%d.log", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "%s/ossl_unit", OSSL_DIR);
+	st = run_logged(out, true, NULL, cmd, "ossl_unit", check);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "ossl_unit %s (status 0x%x): %s",
 		      check, st, tail_of(out));
 }
@@ -451,30 +473,13 @@ SM_TEST(ossl_exported_key_stays_secure) { unit("export_secure"); }
  */
 static void unit_dies(const char *check, bool preload, int sig)
 {
-	struct rlimit no_core = { 0, 0 };
 	char out[96], cmd[256];
-	pid_t pid;
-	int st, fd;
+	int st;
 
 	ossl_or_skip();
 	snprintf(out, sizeof(out), "/tmp/ossl-unit-%d.log", (int)getpid());
-	fflush(NULL);
-	pid = fork();
-	ck_assert(pid >= 0);
-	if (pid == 0) {
-		setrlimit(RLIMIT_CORE, &no_core);
-		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (preload)
-			setenv("LD_PRELOAD", PRELOAD, 1);
-		else
-			unsetenv("LD_PRELOAD");
-		snprintf(cmd, sizeof(cmd), "%s/ossl_unit", OSSL_DIR);
-		execl(cmd, "ossl_unit", check, (char *)NULL);
-		_exit(127);
-	}
-	ck_assert(waitpid(pid, &st, 0) == pid);
+	snprintf(cmd, sizeof(cmd), "%s/ossl_unit", OSSL_DIR);
+	st = run_logged(out, preload, NULL, cmd, "ossl_unit", check);
 	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == sig,
 		      "ossl_unit %s%s: status 0x%x, not killed by signal %d: %s", check,
 		      preload ? " (preloaded)" : "", st, sig, tail_of(out));
@@ -500,24 +505,11 @@ SM_TEST(ossl_thread_double_free_aborts) { unit_dies("thread_double_free_aborts",
 SM_TEST(ossl_refuses_without_secret_memory)
 {
 	char out[96];
-	pid_t pid;
-	int st, fd;
+	int st;
 
 	ossl_or_skip();
 	snprintf(out, sizeof(out), "/tmp/ossl-refuse-%d.log", (int)getpid());
-	fflush(NULL);
-	pid = fork();
-	ck_assert(pid >= 0);
-	if (pid == 0) {
-		fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		setenv("LD_PRELOAD", PRELOAD, 1);
-		setenv("SECRETMEM_BACKEND", "none", 1);
-		execl(OPENSSL, "openssl", "version", (char *)NULL);
-		_exit(126);
-	}
-	ck_assert(waitpid(pid, &st, 0) == pid);
+	st = run_logged(out, true, "none", OPENSSL, "openssl", "version");
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 127,
 		      "openssl ran without secret memory (status 0x%x): %s", st, tail_of(out));
 	ck_assert_msg(count_in_file(out, "Not running unprotected") == 1 &&
