@@ -84,6 +84,9 @@ for p in "${parts[@]}"; do
 		ns=${ns:-0}
 		echo "$p: $v ($np passed, $nf failed, $ns skipped, ${t}s)"
 		[ "$v" = PASS ] || rc=1
+		# run.sh's reasons for a failed guest (at most 12 lines).
+		w=${r%.result}.why
+		[ "$v" = PASS ] || [ ! -f "$w" ] || sed -n '1,12s/^/    /p' "$w"
 	else
 		np=0
 		nf=1

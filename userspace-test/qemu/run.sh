@@ -73,7 +73,7 @@ if [ "$MODE" = refuse ] && [ "$ARCH_KEY" != arm64 ]; then
 fi
 
 mkdir -p "$LOGDIR"
-rm -f "$RESULT"
+rm -f "$RESULT" "$LOGDIR/$SERIES-$MODE.why"
 
 # Record a result and print the verdict line; exits with the verdict.
 # The result file is "<series> <mode> PASS|FAIL <passed> <failed> <secs>
@@ -195,6 +195,10 @@ if [ "$MODE" = check ]; then
 	[ "$nexit" -eq "$methods" ] || fails+=("$methods methods started, $nexit finished")
 	[ "$nsum" -ge "$methods" ] || fails+=("only $nsum Check summaries for $methods methods")
 	[ "$failed" -eq 0 ] || fails+=("$failed Check test(s) failed")
+	# Check's own lines for them ("file:line:F|E:tcase:test:iter: why").
+	while IFS= read -r l; do
+		fails+=("  $l")
+	done < <(grep -E '^[^ :]+:[0-9]+:[FE]:' <<<"$clean" | head -n 20 || true)
 
 	# Skips: the runner prints "SM-SKIP <test>: <why>" for each skipped
 	# test and "SM-SKIPPED <k>" after Check's summary, which counts them as
@@ -265,6 +269,11 @@ if [ ${#fails[@]} -eq 0 ]; then
 	verdict PASS "$passed" "$failed" "$secs" ""
 else
 	printf 'run.sh: %s\n' "${fails[@]}" >&2
+	# Why, for check.sh's summary; and the log kept under a name no later
+	# run of this key overwrites.
+	printf '%s\n' "${fails[@]}" >"$LOGDIR/$SERIES-$MODE.why"
+	mkdir -p "$LOGDIR/failed"
+	cp "$LOG" "$LOGDIR/failed/$SERIES-$MODE-$(date -u +%Y%m%dT%H%M%S).log" || true
 	verdict FAIL "$passed" "$failed" "$secs" "${fails[0]}; log: $LOG" || true
 	exit 1
 fi
