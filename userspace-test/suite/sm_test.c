@@ -241,6 +241,27 @@ long vmlck(void)
 	return v;
 }
 
+/*
+ * Free memory as the allocator has it: MemFree plus the pages on the
+ * per-CPU free lists (/proc/zoneinfo "count:"), which MemFree leaves out.
+ * Freed pages, 2 MiB ones too (order <= pageblock order), go to those
+ * lists first; newer kernels let them grow to many MiB.
+ */
+long free_kb(void)
+{
+	long kb = meminfo_kb("MemFree"), pcp = 0, v;
+	char line[256];
+	FILE *f = fopen("/proc/zoneinfo", "re");
+
+	if (!f)
+		return kb;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, " count: %ld", &v) == 1)
+			pcp += v;
+	fclose(f);
+	return kb + pcp * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
 long slack_kb(void)
 {
 	long total = meminfo_kb("MemTotal");

@@ -194,6 +194,7 @@ void set_flags(int fd, unsigned long long flags);	/* SET_FLAGS must work */
 /* Wait up to @ms for the module's pages and regions to be 0; true if they are. */
 bool counters_idle(int ms);
 long vmlck(void);			/* VmLck of this process, kB */
+long free_kb(void);			/* MemFree + per-CPU free lists, kB */
 long slack_kb(void);			/* tolerance for MemFree comparisons */
 
 /* Access one byte at p (write @val, or read if val < 0); the signal it raised, or 0. */

@@ -55,7 +55,7 @@ static void fault_base_read(struct fault_base *b)
 	b->pages = counter("pages");
 	b->regions = counter("regions");
 	b->alloc_failures = counter("alloc_failures");
-	b->memfree = meminfo_kb("MemFree");
+	b->memfree = free_kb();
 }
 
 static void fault_base_check(const struct fault_base *b, long failures, const char *when)
@@ -71,8 +71,8 @@ static void fault_base_check(const struct fault_base *b, long failures, const ch
 	v = counter("alloc_failures");
 	ck_assert_msg(v == b->alloc_failures + failures, "%s: alloc_failures %ld, expected %ld",
 		      when, v, b->alloc_failures + failures);
-	v = meminfo_kb("MemFree");
-	ck_assert_msg(v >= b->memfree - slack_kb(), "%s: MemFree %ld kB, %ld kB before (slack %ld)",
+	v = free_kb();
+	ck_assert_msg(v >= b->memfree - slack_kb(), "%s: free %ld kB, %ld kB before (slack %ld)",
 		      when, v, b->memfree, slack_kb());
 }
 

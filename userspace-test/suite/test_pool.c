@@ -183,19 +183,19 @@ SM_TEST_FIX(test_pool_max_zero_frees_all, fix_pool_fresh)
 	long m0, m1, m2;
 
 	POOL_OR_SKIP();
-	m0 = meminfo_kb("MemFree");
+	m0 = free_kb();
 	map_fill_unmap(16 << 20, 0x44);
 	map_fill_unmap(12288, 0x44);
-	m1 = meminfo_kb("MemFree");
+	m1 = free_kb();
 	ck_assert_msg(pool_pages() >= 4096, "pool holds %ld pages after a 16 MiB munmap",
 		      pool_pages());
 	pool_max(0);
 	ck_assert_msg(pool_pages() == 0, "pool holds %ld pages with pool_max_pages=0",
 		      pool_pages());
-	m2 = meminfo_kb("MemFree");
-	printf("%s: MemFree %ld kB, pooled %ld kB, after pool_max_pages=0 %ld kB\n",
+	m2 = free_kb();
+	printf("%s: free %ld kB, pooled %ld kB, after pool_max_pages=0 %ld kB\n",
 	       tcase_name(), m0, m1, m2);
-	ck_assert_msg(m2 >= m0 - slack_kb(), "MemFree %ld kB after draining, %ld kB before "
+	ck_assert_msg(m2 >= m0 - slack_kb(), "free %ld kB after draining, %ld kB before "
 		      "(slack %ld)", m2, m0, slack_kb());
 	/* The pool stays off: pages go straight back. */
 	map_fill_unmap(4 << 20, 0x45);
@@ -282,7 +282,7 @@ SM_TEST_FIX(test_pool_failed_mmap_rolls_back, fix_pool_fresh)
 	POOL_OR_SKIP();
 	if (access(hooks[0], W_OK) || access(hooks[1], W_OK))
 		SKIP("module without fault hooks");
-	m0 = meminfo_kb("MemFree");
+	m0 = free_kb();
 	for (h = 0; h < 2; h++) {
 		for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 			map_fill_unmap(sizes[i], 0x21);	/* the pool holds pages */
@@ -304,8 +304,8 @@ SM_TEST_FIX(test_pool_failed_mmap_rolls_back, fix_pool_fresh)
 	ck_assert_msg(counter("regions") == 0, "%ld regions left", counter("regions"));
 	map_fill_unmap((2 << 20) + 4096, 0x22);
 	pool_max(0);
-	v = meminfo_kb("MemFree");
-	ck_assert_msg(v >= m0 - slack_kb(), "MemFree %ld kB after draining, %ld kB before "
+	v = free_kb();
+	ck_assert_msg(v >= m0 - slack_kb(), "free %ld kB after draining, %ld kB before "
 		      "(slack %ld)", v, m0, slack_kb());
 	ck_assert_msg(kernel_bad_taint() == taint0, "kernel taint gained WARN/DIE (check dmesg)");
 }
