@@ -374,13 +374,24 @@ static int oom_round(int round, enum oom_role holder, int *extra, char *err, siz
 	for (i = 0; i < NROLES; i++)
 		if (!dead[i] && pid[i] > 0 && waitpid(pid[i], &st[i], WNOHANG) == pid[i])
 			dead[i] = true;
-	/* Killed but still tearing down (a slow guest): wait for its end. */
-	if (!dead[HOLDER] && pid[HOLDER] > 0) {
-		snprintf(buf, sizeof(buf), "Killed process %d (", (int)pid[HOLDER]);
-		if (klog_count(buf) > 0 && waitpid(pid[HOLDER], &st[HOLDER], 0) == pid[HOLDER])
-			dead[HOLDER] = true;
-	}
+	/*
+	 * The kernel counts a kill in memory.events just before it logs
+	 * "Killed process": read the count first, so that each kill in it
+	 * has its line by the time the kids are looked at.
+	 */
 	oom_kill = cg_key("memory.events", "oom_kill");
+	/*
+	 * Killed but still tearing down (a slow guest): wait for its end.
+	 * Every kid, not just the holder: a second victim still exiting would
+	 * otherwise count as alive while memory.events already counts its kill.
+	 */
+	for (i = 0; i < NROLES; i++) {
+		if (dead[i] || pid[i] <= 0)
+			continue;
+		snprintf(buf, sizeof(buf), "Killed process %d (", (int)pid[i]);
+		if (klog_count(buf) > 0 && waitpid(pid[i], &st[i], 0) == pid[i])
+			dead[i] = true;
+	}
 	*extra = dead[BYSTANDER] + dead[ALLOCATOR];
 	/*
 	 * The OOM reaper cannot free VM_PFNMAP pages; OOM_REAPER_DELAY (2 s)
