@@ -13,7 +13,8 @@ struct lat {
 	int reps;
 	double us[MAX_REPS];
 	double ph[NR_PHASES][MAX_REPS];	/* the same reps, phase by phase */
-	double med, min;
+	double mtu[MAX_REPS];	/* mmap + touch + munmap of the same reps */
+	double med, min, mtu_med;
 	double ph_med[NR_PHASES];
 	long ctr[NR_CTRS];	/* module counter deltas over all reps */
 	bool ctr_ok;
@@ -59,6 +60,22 @@ static void print_phases(size_t len, const struct lat *l)
 		}
 		printf(" %9s %9s\n", r[0], r[1]);
 	}
+	/*
+	 * The pages' whole life without the fd's: /dev/secretmem gives them
+	 * back in munmap, so its close only frees the file (VFS work that
+	 * anonymous memory has no counterpart of); memfd_secret frees them
+	 * at close, so against it only the whole cycle is a fair comparison.
+	 */
+	printf("    %-8s", "m+t+u");
+	for (b = 0; b < NR_BACKENDS; b++)
+		printf(" %-16s", l[b].err ? "n/a" : fmt_us(l[b].mtu_med));
+	printf(" %9s", "-");
+	if (l[B_DEV].err || l[B_ANON].err || l[B_ANON].mtu_med <= 0)
+		printf(" %9s\n", "n/a");
+	else
+		printf(" %9.2f\n", l[B_DEV].mtu_med / l[B_ANON].mtu_med);
+	printf("    (m+t+u: mmap + touch + munmap, the median of their sum per rep: the cycle of a\n"
+	       "    program that keeps one /dev/secretmem fd open, as libsecretmem does)\n");
 }
 
 void bench_latency(void)
@@ -125,6 +142,8 @@ void bench_latency(void)
 				}
 				for (p = 0; p < NR_PHASES; p++)
 					l->ph[p][l->reps] = ns[p] / 1000.0;
+				l->mtu[l->reps] = (ns[P_MMAP] + ns[P_TOUCH] +
+						   ns[P_MUNMAP]) / 1000.0;
 				l->us[l->reps++] = ns[NR_PHASES] / 1000.0;
 			}
 			if (!any)
@@ -145,6 +164,7 @@ void bench_latency(void)
 			l->min = minimum(l->us, l->reps);
 			for (i = 0; i < NR_PHASES; i++)
 				l->ph_med[i] = median(l->ph[i], l->reps);
+			l->mtu_med = median(l->mtu, l->reps);
 		}
 		printf("    %s done in %.1f s\n", fmt_size(sz->len),
 		       (sm_now_ns() - t_start) / 1e9);
@@ -249,8 +269,11 @@ void bench_latency(void)
 			       bkey[b]);
 			for (i = 0; i < NR_PHASES; i++)
 				printf(" %s_us=%.1f", phase_name[i], l[b].ph_med[i]);
-			printf("\n");
+			printf(" mtu_us=%.1f\n", l[b].mtu_med);
 		}
+		if (!l[B_DEV].err && !l[B_ANON].err && l[B_ANON].mtu_med > 0)
+			printf("BENCH test=map_fd_open size=%zu ratio_secretmem_anon=%.3f\n",
+			       sizes[si].len, l[B_DEV].mtu_med / l[B_ANON].mtu_med);
 	}
 	fflush(stdout);
 }
