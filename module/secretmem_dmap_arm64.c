@@ -2,6 +2,7 @@
 /* Takes pages out of the arm64 linear map and puts them back. */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/bitmap.h>
 #include <linux/kernel.h>
 #include <linux/kallsyms.h>
 #include <linux/kprobes.h>
@@ -344,27 +345,35 @@ static bool sm_restore_fault(unsigned int *done)
 
 /*
  * Put back pages [0, @n) of @chunk; lose the chunk if any will not go
- * back, and zero the pages of a lost chunk that did go back (they still
- * hold the secret and are readable; the caller never touches a lost chunk
- * again).
+ * back, after zeroing the pages of it that did go back (they still hold
+ * the secret and are readable).  Only the pages whose restore was checked
+ * are zeroed: on the rollback of a failed removal (no flush yet) a read
+ * probe of a page still out would go through a stale TLB entry, and
+ * clear_page() has no fault fixup.  The chunk goes on the lost list only
+ * at the end: sm_dmap_retry_lost() may free a listed chunk at any time.
  */
 static void sm_restore_chunk(struct sm_chunk *chunk, unsigned long n,
 			     unsigned int *done)
 {
+	DECLARE_BITMAP(back, SM_PMD_PAGES);
 	unsigned long i;
+	bool bad = false;
 
+	bitmap_zero(back, SM_PMD_PAGES);
 	for (i = 0; i < n; i++) {
 		if (sm_restore_fault(done) || sm_page_restore(chunk->page + i)) {
-			sm_chunk_lose(chunk, "linear-map entry could not be restored");
+			bad = true;
 			continue;
 		}
+		__set_bit(i, back);
 		atomic_long_inc(&sm_stats.dmap_changes);
 	}
-	if (!chunk->lost)
+	if (!bad && !chunk->lost)
 		return;
-	for (i = 0; i < (1UL << chunk->order); i++)
-		if (sm_page_readable(chunk->page + i))
-			clear_page(page_address(chunk->page + i));
+	for_each_set_bit(i, back, n)
+		clear_page(page_address(chunk->page + i));
+	if (bad)
+		sm_chunk_lose(chunk, "linear-map entry could not be restored");
 }
 
 /**

@@ -613,19 +613,21 @@ static bool sm_restore_fault(unsigned int *done)
 	return done && ++*done == READ_ONCE(sm_faults.restore_nth);
 }
 
-/* Put back pages [0, @n) of @chunk; lose the chunk if any will not go back. */
-static void sm_restore_pages(struct sm_chunk *chunk, unsigned long n,
+/* Put back pages [0, @n) of @chunk; false if any will not go back. */
+static bool sm_restore_pages(struct sm_chunk *chunk, unsigned long n,
 			     unsigned int *done)
 {
 	unsigned long i;
+	bool back = true;
 
 	for (i = 0; i < n; i++) {
 		if (sm_restore_fault(done) || sm_page_restore(chunk, i)) {
-			sm_chunk_lose(chunk, "direct-map entry changed behind the module");
+			back = false;
 			continue;
 		}
 		atomic_long_inc(&sm_stats.dmap_changes);
 	}
+	return back;
 }
 
 /*
@@ -643,17 +645,27 @@ static void sm_scrub_restored(struct sm_chunk *chunk, unsigned long n)
 			clear_page(page_address(chunk->page + i));
 }
 
+/*
+ * Put back @chunk (pages [0, @n) of a 4 KiB-mapped one); a chunk that will
+ * not go back is zeroed where it did and only then lost: once on the lost
+ * list, sm_dmap_retry_lost() may free it at any time.
+ */
 static void sm_restore_chunk(struct sm_chunk *chunk, unsigned long n,
 			     unsigned int *done)
 {
-	if (chunk->pmd) {
-		if (sm_restore_fault(done) || sm_pmd_restore(chunk))
-			sm_chunk_lose(chunk, "2 MiB direct-map entry changed behind the module");
-	} else {
-		sm_restore_pages(chunk, n, done);
-	}
-	if (chunk->lost)
-		sm_scrub_restored(chunk, 1UL << chunk->order);
+	bool back;
+
+	if (chunk->pmd)
+		back = !sm_restore_fault(done) && !sm_pmd_restore(chunk);
+	else
+		back = sm_restore_pages(chunk, n, done);
+	if (back && !chunk->lost)
+		return;
+	sm_scrub_restored(chunk, 1UL << chunk->order);
+	if (!back)
+		sm_chunk_lose(chunk, chunk->pmd ?
+			      "2 MiB direct-map entry changed behind the module" :
+			      "direct-map entry changed behind the module");
 }
 
 /**
