@@ -7,7 +7,10 @@
 # preloaded server uses and one for the control server, each with a
 # self-signed certificate and its needle file (lib/needles.h).
 #
-# Usage: userspace-test/ossl/stage.sh STAGE_DIR     (called by mkinitramfs.sh)
+# Usage: userspace-test/ossl/stage.sh STAGE_DIR [ARCH]   (called by mkinitramfs.sh)
+#   ARCH  amd64 (default: the host's openssl and libraries) or arm64 (Debian
+#         12's arm64 openssl, libssl3 and libc6 from $SM_CACHE/sysroot/arm64,
+#         which fetch.sh unpacks; the keys are still made by the host's)
 #
 # The keys are made here, at every initramfs build, and never kept in git.
 # The guest gets each key only as its PEM file (base64 text: no binary
@@ -16,31 +19,90 @@ set -euo pipefail
 # shellcheck source=userspace-test/qemu/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../qemu/lib.sh"
 TOP=$SM_TOP
-STAGE=${1:?usage: stage.sh STAGE_DIR}
-BUILD=$TOP/userspace-test/build/ossl
-PRELOAD=$TOP/lib/build/libsecretmem-openssl.so
-OPENSSL=$(command -v openssl || true)
+STAGE=${1:?usage: stage.sh STAGE_DIR [ARCH]}
+ARCH=${2:-amd64}
+OPENSSL=$(command -v openssl || true)	# the host's: makes the keys
+case $ARCH in
+amd64)
+	BUILD=$TOP/userspace-test/build/ossl
+	PRELOAD=$TOP/lib/build/libsecretmem-openssl.so
+	ROOT=			# the guest's openssl is the host's
+	LIBDIRS=
+	;;
+arm64)
+	BUILD=$TOP/userspace-test/build/arm64/ossl
+	PRELOAD=$TOP/lib/build/arm64/libsecretmem-openssl.so
+	ROOT=$SM_CACHE/sysroot/arm64
+	LIBDIRS="/lib/aarch64-linux-gnu /usr/lib/aarch64-linux-gnu"
+	[ -x "$ROOT/usr/bin/openssl" ] || die "no $ROOT/usr/bin/openssl (fetch.sh 6.1-arm64)"
+	;;
+*)	die "stage.sh: unknown architecture '$ARCH'" ;;
+esac
+# The host's needles tool, not the cross build's.
+NEEDLES=$TOP/userspace-test/build/ossl/needles
+[ -x "$NEEDLES" ] || NEEDLES=$BUILD/needles
 
-if [ -z "$OPENSSL" ] || [ ! -x "$BUILD/needles" ] || [ ! -x "$BUILD/ossl_unit" ] || [ ! -f "$PRELOAD" ]; then
-	die "the OpenSSL tests need openssl, $BUILD/needles and $PRELOAD (make -C userspace-test all)"
+if [ -z "$OPENSSL" ] || [ ! -x "$NEEDLES" ] || [ ! -x "$BUILD/ossl_unit" ] || [ ! -f "$PRELOAD" ]; then
+	die "the OpenSSL tests need openssl, $NEEDLES and $PRELOAD (make -C userspace-test all)"
 fi
 
-# The binary and everything ld.so loads for it, at the same paths.
+# A file of $ROOT (the sysroot), its symlinks followed inside $ROOT.
+root_file() {
+	local f=$1 t _
+	for _ in 1 2 3 4 5 6 7 8; do
+		[ -L "$ROOT$f" ] || break
+		t=$(readlink "$ROOT$f")
+		case $t in /*) f=$t ;; *) f=$(dirname "$f")/$t ;; esac
+	done
+	echo "$ROOT$f"
+}
+
+# The binary and everything ld.so loads for it, at the same paths: the
+# host's through ldd; the sysroot's through its ELF headers (interpreter and
+# NEEDED, each looked up in LIBDIRS, recursively).
 copy_with_libs() {
-	local f=$1 lib
-	install -D -m 0755 "$f" "$STAGE$f"
-	for lib in $(ldd "$f" | awk '/=> \// { print $3 } /^\t\/.*ld-linux/ { print $1 }'); do
-		[ -e "$STAGE$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$STAGE$lib"
+	local f=$1 lib dir found
+	if [ -z "$ROOT" ]; then
+		install -D -m 0755 "$f" "$STAGE$f"
+		for lib in $(ldd "$f" | awk '/=> \// { print $3 } /^\t\/.*ld-linux/ { print $1 }'); do
+			[ -e "$STAGE$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$STAGE$lib"
+		done
+		return
+	fi
+	lib=$(readelf -l "$2" 2>/dev/null | sed -n 's/.*program interpreter: \(.*\)]/\1/p')
+	if [ -n "$lib" ] && [ ! -e "$STAGE$lib" ]; then
+		install -D -m 0755 "$(root_file "$lib")" "$STAGE$lib"
+	fi
+	for lib in $(readelf -d "$2" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+		found=
+		for dir in $LIBDIRS; do
+			if [ -e "$ROOT$dir/$lib" ]; then
+				found=$dir/$lib
+				break
+			fi
+		done
+		[ -n "$found" ] || die "$lib (needed by $f) is not in $ROOT"
+		if [ ! -e "$STAGE$found" ]; then
+			install -D -m 0755 "$(root_file "$found")" "$STAGE$found"
+			copy_with_libs "$found" "$(root_file "$found")"
+		fi
 	done
 }
-copy_with_libs "$OPENSSL"
-copy_with_libs "$BUILD/ossl_unit"
-# Debian's /lib64 and /lib are /usr symlinks on the host; ld.so's own path.
-if [ -e /lib64/ld-linux-x86-64.so.2 ] && [ ! -e "$STAGE/lib64/ld-linux-x86-64.so.2" ]; then
-	install -D -m 0755 "$(readlink -f /lib64/ld-linux-x86-64.so.2)" \
-		"$STAGE/lib64/ld-linux-x86-64.so.2"
+if [ -z "$ROOT" ]; then
+	copy_with_libs "$OPENSSL"
+	copy_with_libs "$BUILD/ossl_unit"
+	# Debian's /lib64 and /lib are /usr symlinks on the host; ld.so's own path.
+	if [ -e /lib64/ld-linux-x86-64.so.2 ] && [ ! -e "$STAGE/lib64/ld-linux-x86-64.so.2" ]; then
+		install -D -m 0755 "$(readlink -f /lib64/ld-linux-x86-64.so.2)" \
+			"$STAGE/lib64/ld-linux-x86-64.so.2"
+	fi
+	CNF=$(readlink -f /usr/lib/ssl/openssl.cnf 2>/dev/null || true)
+else
+	install -D -m 0755 "$ROOT/usr/bin/openssl" "$STAGE/usr/bin/openssl"
+	copy_with_libs /usr/bin/openssl "$ROOT/usr/bin/openssl"
+	copy_with_libs ossl_unit "$BUILD/ossl_unit"
+	CNF=$(root_file /usr/lib/ssl/openssl.cnf)
 fi
-CNF=$(readlink -f /usr/lib/ssl/openssl.cnf 2>/dev/null || true)
 if [ -n "$CNF" ] && [ -f "$CNF" ]; then
 	install -D -m 0644 "$CNF" "$STAGE/usr/lib/ssl/openssl.cnf"
 fi
@@ -66,8 +128,8 @@ for kind in rsa p256 ed25519; do
 		"$OPENSSL" req -new -x509 -key "$k.pem" -subj "/CN=secretmem-test" -days 3650 \
 			-out "$k.crt" 2>/dev/null
 		# shellcheck disable=SC2086 # one word per field
-		"$OPENSSL" pkey -in "$k.pem" -text -noout | "$BUILD/needles" "$kind$use" $fields >"$k.needles"
+		"$OPENSSL" pkey -in "$k.pem" -text -noout | "$NEEDLES" "$kind$use" $fields >"$k.needles"
 		chmod 0644 "$k.pem" "$k.crt" "$k.needles"
 	done
 done
-log "OpenSSL tests: $("$OPENSSL" version | cut -d' ' -f1-2), keys in /tests/ossl"
+log "OpenSSL tests ($ARCH): $("$OPENSSL" version | cut -d' ' -f1-2) on the host made the keys in /tests/ossl"

@@ -97,11 +97,9 @@ if [ -d "$TESTS" ]; then
 	find "$TESTS" -maxdepth 1 -type f -perm -u+x ! -name '*.o' \
 		-exec cp {} "$STAGE/tests/" \;
 fi
-# The OpenSSL tests: the host's openssl with its libraries, the preload, keys
-# (amd64 only: the host's Debian 12 openssl; an arm64 guest skips the topic).
-if [ "$ARCH_KEY" = amd64 ]; then
-	"$TOP/userspace-test/ossl/stage.sh" "$STAGE"
-fi
+# The OpenSSL tests: Debian 12's openssl of the guest's architecture with
+# its libraries (amd64: the host's; arm64: the sysroot's), the preload, keys.
+"$TOP/userspace-test/ossl/stage.sh" "$STAGE" "$ARCH_KEY"
 echo 'root:x:0:0:root:/root:/bin/sh' >"$STAGE/etc/passwd"
 echo 'root:x:0:' >"$STAGE/etc/group"
 

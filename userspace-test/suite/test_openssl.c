@@ -4,6 +4,7 @@
 // in all RAM, or in RAM after the server exits; the same scans find copies without the preload.
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "needles.h"
@@ -12,8 +13,9 @@
 SM_FILE("openssl", 87, 300);
 
 /*
- * What userspace-test/ossl/stage.sh puts into the initramfs: the host's
- * openssl with its libraries, the preload, ossl_unit, and per key kind K
+ * What userspace-test/ossl/stage.sh puts into the initramfs: Debian 12's
+ * openssl of the guest's architecture (the host's; the arm64 sysroot's)
+ * with its libraries, the preload, ossl_unit, and per key kind K
  * (rsa, p256, ed25519) K.pem/K.crt/K.needles for the preloaded server and
  * K-ctl.* for the control server.  The two keys differ, so copies the
  * control leaves in RAM cannot be mistaken for the protected key's.
@@ -146,7 +148,7 @@ static bool in_accept(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
 	if (sm_read_text(path, buf, sizeof(buf)) || sscanf(buf, "%ld", &nr) != 1)
 		return false;
-	return nr == 43 || nr == 288;	/* x86-64 accept, accept4 */
+	return nr == SYS_accept || nr == SYS_accept4;	/* this architecture's numbers */
 }
 
 /* One s_client connection that must complete a verified handshake. */
