@@ -668,23 +668,13 @@ static void sm_restore_chunk(struct sm_chunk *chunk, unsigned long n,
 			      "direct-map entry changed behind the module");
 }
 
-/**
- * sm_dmap_restore - put every page of @chunks back into the direct map
- * @chunks: chunks that sm_dmap_remove() took out
- * @nr: number of chunks
- *
- * No TLB flush is needed to make a page present again.  A chunk whose
- * entry is not what the module left is marked lost (sm_chunk_lose()):
- * callers never scrub or free a lost chunk.
+/*
+ * One chunk of sm_dmap_restore() (secretmem_mmap.c): @done counts that
+ * call's page restores, for the fault_restore_nth hook.
  */
-void sm_dmap_restore(struct sm_chunk *chunks, unsigned int nr)
+void sm_dmap_restore_chunk(struct sm_chunk *chunk, unsigned int *done)
 {
-	unsigned int i, done = 0;
-
-	for (i = 0; i < nr; i++) {
-		sm_restore_chunk(&chunks[i], 1UL << chunks[i].order, &done);
-		cond_resched();
-	}
+	sm_restore_chunk(chunk, 1UL << chunk->order, done);
 }
 
 /**

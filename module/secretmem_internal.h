@@ -61,7 +61,8 @@ extern unsigned long sm_max_pages;
  * Fault injection for the test suite (root-only parameters): when N is not
  * 0, the Nth chunk allocation, direct-map removal of a page or chunk
  * mapping of each mmap() call fails as if the kernel had refused it; the
- * Nth page restore of each sm_dmap_restore() call finds its entry changed.
+ * Nth page restore of each sm_dmap_restore() or sm_dmap_restore_scrub()
+ * call finds its entry changed.
  */
 struct sm_faults {
 	unsigned int alloc_nth;
@@ -79,7 +80,10 @@ extern struct sm_faults sm_faults;
 int sm_dmap_init(const char *method);
 const char *sm_dmap_method_name(void);
 int sm_dmap_remove(struct sm_chunk *chunks, unsigned int nr);
+void sm_dmap_restore_chunk(struct sm_chunk *chunk, unsigned int *done);
 void sm_dmap_restore(struct sm_chunk *chunks, unsigned int nr);
+void sm_dmap_restore_scrub(struct sm_chunk *chunks, unsigned int nr);
+void sm_scrub(struct sm_chunk *chunks, unsigned int nr);
 void sm_dmap_flush(void);
 bool sm_dmap_ibt_enforced(void);
 int sm_dmap_set_uncached(struct sm_chunk *chunks, unsigned int nr, bool uc);

@@ -317,7 +317,7 @@ static bool sm_reserve_pages(unsigned long nr)
 }
 
 /* Zero every page of @chunks but lost ones; they are in the direct map. */
-static void sm_scrub(struct sm_chunk *chunks, unsigned int nr)
+void sm_scrub(struct sm_chunk *chunks, unsigned int nr)
 {
 	unsigned long j;
 	unsigned int i;
@@ -330,6 +330,43 @@ static void sm_scrub(struct sm_chunk *chunks, unsigned int nr)
 			clear_page(page_address(chunks[i].page + j));
 		cond_resched();
 	}
+}
+
+/* Restore @chunks in order; with @scrub, zero each one once it is back. */
+static void sm_restore_chunks(struct sm_chunk *chunks, unsigned int nr, bool scrub)
+{
+	unsigned int i, done = 0;
+
+	for (i = 0; i < nr; i++) {
+		sm_dmap_restore_chunk(&chunks[i], &done);
+		if (scrub)
+			sm_scrub(&chunks[i], 1);	/* skips a lost chunk */
+		cond_resched();
+	}
+}
+
+/**
+ * sm_dmap_restore - put every page of @chunks back into the direct map
+ * @chunks: chunks that sm_dmap_remove() took out
+ * @nr: number of chunks
+ *
+ * No TLB flush is needed to make a page present again.  A chunk whose
+ * entry is not what the module left is marked lost (sm_chunk_lose()):
+ * callers never scrub or free a lost chunk.
+ */
+void sm_dmap_restore(struct sm_chunk *chunks, unsigned int nr)
+{
+	sm_restore_chunks(chunks, nr, false);
+}
+
+/**
+ * sm_dmap_restore_scrub - sm_dmap_restore(), each chunk scrubbed as soon as it is back
+ * @chunks: chunks that sm_dmap_remove() took out
+ * @nr: number of chunks
+ */
+void sm_dmap_restore_scrub(struct sm_chunk *chunks, unsigned int nr)
+{
+	sm_restore_chunks(chunks, nr, true);
 }
 
 /*
@@ -403,17 +440,25 @@ static int sm_alloc_chunks(struct sm_region *region)
  * Give back every page of @region; no PTE of any process maps them any
  * more (the core mm zapped them before ->close, or sm_mmap() did).  The
  * order: restore the direct map -> write-back again -> scrub -> free, or
- * keep in the pool.
+ * keep in the pool.  A write-back region all out of the direct map (every
+ * region but one whose mmap() failed part way) is restored and scrubbed
+ * chunk by chunk, so that no more than one chunk's secrets are readable
+ * through the direct map at any time (secretmem_free_folio() does the same
+ * folio by folio); an uncached one needs all of it write-back first.
  */
 static void sm_region_release(struct sm_region *region, bool uncached)
 {
 	unsigned int i;
 
-	sm_dmap_restore(region->chunks, region->nr_removed);
+	if (!uncached && region->nr_removed == region->nr_chunks) {
+		sm_dmap_restore_scrub(region->chunks, region->nr_chunks);
+	} else {
+		sm_dmap_restore(region->chunks, region->nr_removed);
+		if (uncached)
+			sm_dmap_set_uncached(region->chunks, region->nr_chunks, false);
+		sm_scrub(region->chunks, region->nr_chunks);
+	}
 	region->nr_removed = 0;
-	if (uncached)
-		sm_dmap_set_uncached(region->chunks, region->nr_chunks, false);
-	sm_scrub(region->chunks, region->nr_chunks);
 	if (region->pool) {
 		sm_pool_give(region->pool, region->chunks, region->nr_chunks);
 		sm_pool_put(region->pool);
