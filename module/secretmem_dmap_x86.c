@@ -605,8 +605,8 @@ unsigned long sm_dmap_retry_lost(void)
 
 /*
  * Test hook: does the restore of this page (the @done-th of one
- * sm_dmap_restore() call) find its entry changed?  @done is NULL on the
- * rollback of a failed removal.
+ * sm_dmap_restore() or sm_dmap_restore_scrub() call) find its entry
+ * changed?  @done is NULL for the partly removed chunk of a failed removal.
  */
 static bool sm_restore_fault(unsigned int *done)
 {

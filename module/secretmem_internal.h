@@ -83,7 +83,6 @@ int sm_dmap_remove(struct sm_chunk *chunks, unsigned int nr);
 void sm_dmap_restore_chunk(struct sm_chunk *chunk, unsigned int *done);
 void sm_dmap_restore(struct sm_chunk *chunks, unsigned int nr);
 void sm_dmap_restore_scrub(struct sm_chunk *chunks, unsigned int nr);
-void sm_scrub(struct sm_chunk *chunks, unsigned int nr);
 void sm_dmap_flush(void);
 bool sm_dmap_ibt_enforced(void);
 int sm_dmap_set_uncached(struct sm_chunk *chunks, unsigned int nr, bool uc);

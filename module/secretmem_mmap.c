@@ -317,7 +317,7 @@ static bool sm_reserve_pages(unsigned long nr)
 }
 
 /* Zero every page of @chunks but lost ones; they are in the direct map. */
-void sm_scrub(struct sm_chunk *chunks, unsigned int nr)
+static void sm_scrub(struct sm_chunk *chunks, unsigned int nr)
 {
 	unsigned long j;
 	unsigned int i;
@@ -350,9 +350,10 @@ static void sm_restore_chunks(struct sm_chunk *chunks, unsigned int nr, bool scr
  * @chunks: chunks that sm_dmap_remove() took out
  * @nr: number of chunks
  *
- * No TLB flush is needed to make a page present again.  A chunk whose
- * entry is not what the module left is marked lost (sm_chunk_lose()):
- * callers never scrub or free a lost chunk.
+ * No TLB flush is needed to make a page present again.  A chunk that does
+ * not come back (x86: its entry is not what the module left; arm64: a page
+ * still does not read) is marked lost (sm_chunk_lose()): callers never
+ * scrub or free a lost chunk.
  */
 void sm_dmap_restore(struct sm_chunk *chunks, unsigned int nr)
 {
