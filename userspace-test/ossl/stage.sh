@@ -57,23 +57,25 @@ root_file() {
 	echo "$ROOT$f"
 }
 
-# The binary and everything ld.so loads for it, at the same paths: the
-# host's through ldd; the sysroot's through its ELF headers (interpreter and
-# NEEDED, each looked up in LIBDIRS, recursively).
+# A host binary and everything ld.so loads for it (ldd), at the same paths.
 copy_with_libs() {
-	local f=$1 lib dir found
-	if [ -z "$ROOT" ]; then
-		install -D -m 0755 "$f" "$STAGE$f"
-		for lib in $(ldd "$f" | awk '/=> \// { print $3 } /^\t\/.*ld-linux/ { print $1 }'); do
-			[ -e "$STAGE$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$STAGE$lib"
-		done
-		return
-	fi
-	lib=$(readelf -l "$2" 2>/dev/null | sed -n 's/.*program interpreter: \(.*\)]/\1/p')
+	local f=$1 lib
+	install -D -m 0755 "$f" "$STAGE$f"
+	for lib in $(ldd "$f" | awk '/=> \// { print $3 } /^\t\/.*ld-linux/ { print $1 }'); do
+		[ -e "$STAGE$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$STAGE$lib"
+	done
+}
+
+# What ld.so loads for the sysroot ELF file @2 (named @1 in messages): its
+# interpreter and its NEEDED libraries, each looked up in LIBDIRS, and
+# theirs in turn; staged at their paths in the sysroot.
+copy_root_libs() {
+	local name=$1 elf=$2 lib dir found src
+	lib=$(readelf -l "$elf" 2>/dev/null | sed -n 's/.*program interpreter: \(.*\)]/\1/p')
 	if [ -n "$lib" ] && [ ! -e "$STAGE$lib" ]; then
 		install -D -m 0755 "$(root_file "$lib")" "$STAGE$lib"
 	fi
-	for lib in $(readelf -d "$2" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+	for lib in $(readelf -d "$elf" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
 		found=
 		for dir in $LIBDIRS; do
 			if [ -e "$ROOT$dir/$lib" ]; then
@@ -81,13 +83,14 @@ copy_with_libs() {
 				break
 			fi
 		done
-		[ -n "$found" ] || die "$lib (needed by $f) is not in $ROOT"
-		if [ ! -e "$STAGE$found" ]; then
-			install -D -m 0755 "$(root_file "$found")" "$STAGE$found"
-			copy_with_libs "$found" "$(root_file "$found")"
-		fi
+		[ -n "$found" ] || die "$lib (needed by $name) is not in $ROOT"
+		[ ! -e "$STAGE$found" ] || continue
+		src=$(root_file "$found")
+		install -D -m 0755 "$src" "$STAGE$found"
+		copy_root_libs "$found" "$src"
 	done
 }
+
 if [ -z "$ROOT" ]; then
 	copy_with_libs "$OPENSSL"
 	copy_with_libs "$BUILD/ossl_unit"
@@ -99,8 +102,8 @@ if [ -z "$ROOT" ]; then
 	CNF=$(readlink -f /usr/lib/ssl/openssl.cnf 2>/dev/null || true)
 else
 	install -D -m 0755 "$ROOT/usr/bin/openssl" "$STAGE/usr/bin/openssl"
-	copy_with_libs /usr/bin/openssl "$ROOT/usr/bin/openssl"
-	copy_with_libs ossl_unit "$BUILD/ossl_unit"
+	copy_root_libs /usr/bin/openssl "$ROOT/usr/bin/openssl"
+	copy_root_libs ossl_unit "$BUILD/ossl_unit"
 	CNF=$(root_file /usr/lib/ssl/openssl.cnf)
 fi
 if [ -n "$CNF" ] && [ -f "$CNF" ]; then
