@@ -15,9 +15,10 @@
  * numbers of 0.2 (GET_INFO's number no longer encodes the struct's size;
  * SET_FLAGS takes a pointer, under a new number).  Version 1 was never
  * released as stable; its SET_FLAGS number now gets ENOTTY.  3: arm64
- * (.arch, the SECRETMEM_PLAT_ bits from LINEAR_MAP_PAGES on).
+ * (.arch, the SECRETMEM_PLAT_ bits from LINEAR_MAP_PAGES on).  4:
+ * SECRETMEM_FLAG_INHERIT.
  */
-#define SECRETMEM_UAPI_VERSION	3
+#define SECRETMEM_UAPI_VERSION	4
 
 /* Device node created by the module (misc device, mode 0666). */
 #define SECRETMEM_DEVICE_NAME	"secretmem"
@@ -59,7 +60,13 @@
 /* Per-fd flags (SECRETMEM_IOC_SET_FLAGS). */
 /* Map this fd's pages uncached: x86 only, elsewhere SET_FLAGS fails with EOPNOTSUPP. */
 #define SECRETMEM_FLAG_UNCACHED		(1ULL << 0)
-#define SECRETMEM_FLAGS_ALL		SECRETMEM_FLAG_UNCACHED
+/*
+ * Since version 4: fork() children get this fd's mappings, the same pages
+ * shared (as memfd_secret's); the fd then lacks SECRETMEM_PROT_NO_FORK.
+ * The pages go back when the last mapping of them, in any process, goes.
+ */
+#define SECRETMEM_FLAG_INHERIT		(1ULL << 8)
+#define SECRETMEM_FLAGS_ALL		(SECRETMEM_FLAG_UNCACHED | SECRETMEM_FLAG_INHERIT)
 
 /*
  * SECRETMEM_IOC_GET_INFO fills this.  The caller sets .size to the size of

@@ -218,8 +218,8 @@ static long sm_get_info(struct sm_file *smf, void __user *uarg)
 	info.size = n;
 	info.version = SECRETMEM_UAPI_VERSION;
 	info.protections = SECRETMEM_PROT_DIRECT_MAP | SECRETMEM_PROT_NO_CORE_DUMP |
-			   SECRETMEM_PROT_NO_GUP | SECRETMEM_PROT_NO_FORK |
-			   SECRETMEM_PROT_NO_SWAP | SECRETMEM_PROT_SCRUB;
+			   SECRETMEM_PROT_NO_GUP | SECRETMEM_PROT_NO_SWAP |
+			   SECRETMEM_PROT_SCRUB;
 	if (sm_hibernation_veto)
 		info.protections |= SECRETMEM_PROT_HIBERNATION;
 	mutex_lock(&smf->lock);
@@ -227,6 +227,8 @@ static long sm_get_info(struct sm_file *smf, void __user *uarg)
 	mutex_unlock(&smf->lock);
 	if (info.flags & SECRETMEM_FLAG_UNCACHED)
 		info.protections |= SECRETMEM_PROT_UNCACHED;
+	if (!(info.flags & SECRETMEM_FLAG_INHERIT))
+		info.protections |= SECRETMEM_PROT_NO_FORK;
 	info.platform = sm_platform();
 	info.mapped_bytes = (u64)atomic_long_read(&smf->pages) << PAGE_SHIFT;
 	info.memlock_left = sm_memlock_left();

@@ -33,10 +33,21 @@
 /*
  * One mmap() call makes one region.  A region is shared by the VMAs that
  * splitting (munmap or mprotect of a part) and mremap make of the first
- * one; its pages go back when the last of them closes.
+ * one, and, for an fd with SECRETMEM_FLAG_INHERIT, by the copies fork()
+ * makes of them in its children (->open with the child's mm); its pages go
+ * back when the last of them closes, wherever that is.
+ *
+ * The mm that mapped it (the owner, smm's) is charged for it (RSS, VmLck)
+ * while it has VMAs of it: its last one closing, or its exit, gives that
+ * charge back.  The user stays charged until the pages go back.  Only the
+ * owner's VMAs count in owner_vmas, so only the owner's mmap_lock (or its
+ * exit, with mm_users at 0) serialises owner_vmas and the owner's charge.
  */
 struct sm_region {
-	refcount_t vmas;		/* VMAs that map this region */
+	refcount_t vmas;		/* VMAs that map this region, in every mm */
+	unsigned int owner_vmas;	/* of them, those in the owner's mm */
+	bool owner_charged;		/* the owner's RSS and VmLck hold nr_pages */
+	bool released;			/* the pages went back early, at the owner's exit */
 	struct sm_file *smf;		/* the fd mapped; its VMAs keep it open */
 	struct sm_pool *pool;		/* where its pages go back, or NULL */
 	struct sm_mm *smm;		/* the mm it is charged to (a reference) */
@@ -76,6 +87,7 @@ struct sm_mm {
 	bool fresh;			/* just allocated: take the mm's reference */
 };
 
+static void sm_region_owner_uncharge(struct sm_region *region);
 static void sm_region_release_all(struct sm_region *region);
 static const struct vm_operations_struct sm_vm_ops;
 
@@ -113,12 +125,23 @@ static void sm_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
 			sm_zap_vma(vma);
 	mmap_read_unlock(mm);
 
+	/*
+	 * A region that only this mm maps goes back now.  One that a fork()
+	 * child maps too (SECRETMEM_FLAG_INHERIT) keeps its pages for the
+	 * child; this mm's charge ends here.  Equal counts cannot change
+	 * under us: a VMA of another mm could only come from a fork() of a
+	 * mm that has one, and this mm can no longer fork.
+	 */
 	spin_lock(&smm->lock);
 	while (!list_empty(&smm->regions)) {
 		region = list_first_entry(&smm->regions, struct sm_region, mm_node);
 		list_del_init(&region->mm_node);
 		spin_unlock(&smm->lock);
-		sm_region_release_all(region);
+		sm_region_owner_uncharge(region);
+		if (refcount_read(&region->vmas) == region->owner_vmas) {
+			sm_region_release_all(region);
+			region->released = true;
+		}
 		spin_lock(&smm->lock);
 	}
 	spin_unlock(&smm->lock);
@@ -501,17 +524,30 @@ static void sm_uncharge(struct mm_struct *mm, unsigned long pages)
 }
 
 /*
- * Give back @region's pages and every charge for them: RSS, VmLck, the
- * user's locked_vm, the counters.  Called once, by whoever takes the
- * region off its mm's list: the last ->close, or ->release at exit.
+ * Give back the owner's charge for @region (RSS, VmLck), once: when the
+ * owner's last VMA of it closes, or at the owner's exit.  Either runs with
+ * the owner's mmap_lock held or its mm_users at 0 (see sm_uncharge()).
  */
-static void sm_region_release_all(struct sm_region *region)
+static void sm_region_owner_uncharge(struct sm_region *region)
 {
 	struct mm_struct *mm = region->smm->mn.mm;
 
-	sm_region_release(region, region->uncached);
+	if (!region->owner_charged)
+		return;
+	region->owner_charged = false;
 	sm_mm_rss_add(mm, -(long)region->nr_pages);
 	sm_uncharge(mm, region->nr_pages);
+}
+
+/*
+ * Give back @region's pages and the charges that last as long as they do:
+ * the user's locked_vm, the fd's and the module's counters.  Called once:
+ * by the last ->close, or by ->release at the owner's exit when no other
+ * mm maps the region.  The owner's charge is gone already.
+ */
+static void sm_region_release_all(struct sm_region *region)
+{
+	sm_region_release(region, region->uncached);
 	atomic_long_sub(region->nr_pages, &region->user->locked_vm);
 	atomic_long_sub(region->nr_pages, &region->smf->pages);
 	atomic_long_sub(region->nr_pages, &sm_stats.pages);
@@ -531,21 +567,45 @@ static bool sm_region_unlink(struct sm_region *region)
 	return mine;
 }
 
+/* Is @vma in the mm that mapped its region (not a fork() child's copy)? */
+static bool sm_vma_is_owner(struct vm_area_struct *vma)
+{
+	struct sm_region *region = vma->vm_private_data;
+
+	return vma->vm_mm == region->smm->mn.mm;
+}
+
+/*
+ * A new VMA of the region: a split or mremap() in the owner's mm (its
+ * mmap_lock held for write), or fork() copying a VMA of an fd with
+ * SECRETMEM_FLAG_INHERIT into a child (dup_mmap(): the child's mm).  The
+ * owner's region is never freed while this runs: the VMA copied holds it.
+ */
 static void sm_vm_open(struct vm_area_struct *vma)
 {
 	struct sm_region *region = vma->vm_private_data;
 
 	refcount_inc(&region->vmas);
+	if (sm_vma_is_owner(vma))
+		region->owner_vmas++;
 }
 
+/*
+ * The owner's last VMA of the region gives back the owner's charge; the
+ * last VMA of all, in any mm, gives back the pages (unless the owner's
+ * exit did already).
+ */
 static void sm_vm_close(struct vm_area_struct *vma)
 {
 	struct sm_region *region = vma->vm_private_data;
 
+	if (sm_vma_is_owner(vma) && !--region->owner_vmas) {
+		sm_region_unlink(region);
+		sm_region_owner_uncharge(region);
+	}
 	if (!refcount_dec_and_test(&region->vmas))
 		return;
-	/* At exit, sm_mm_release() gave the pages back already. */
-	if (sm_region_unlink(region))
+	if (!region->released)
 		sm_region_release_all(region);
 	sm_region_kfree(region);
 }
@@ -603,15 +663,15 @@ static int sm_map_chunks(struct vm_area_struct *vma, struct sm_region *region)
  * holds them (SET_FLAGS gets EBUSY), one that fails before any page was
  * made leaves them free.
  */
-static bool sm_file_begin(struct sm_file *smf)
+static u64 sm_file_begin(struct sm_file *smf)
 {
-	bool uc;
+	u64 flags;
 
 	mutex_lock(&smf->lock);
 	smf->mmaps_in_flight++;
-	uc = smf->flags & SECRETMEM_FLAG_UNCACHED;
+	flags = smf->flags;
 	mutex_unlock(&smf->lock);
-	return uc;
+	return flags;
 }
 
 static void sm_file_end(struct sm_file *smf, bool made_pages)
@@ -648,6 +708,7 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 	struct sm_region *region;
 	bool uncached, uc_set = false, lock_ok = false;
 	struct sm_mm *smm;
+	u64 flags;
 	int ret;
 
 	if (!(vma->vm_flags & VM_MAYSHARE) || vma->vm_pgoff)
@@ -656,7 +717,8 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EPERM;
 	if (!sm_pm_enter())
 		return -EBUSY;
-	uncached = sm_file_begin(smf);
+	flags = sm_file_begin(smf);
+	uncached = flags & SECRETMEM_FLAG_UNCACHED;
 
 	if (!sm_reserve_pages(nr_pages)) {
 		atomic_long_inc(&sm_stats.alloc_failures);
@@ -702,6 +764,7 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 	region->uncached = uncached;
 	INIT_LIST_HEAD(&region->mm_node);
 	refcount_set(&region->vmas, 1);
+	region->owner_vmas = 1;
 	/* UC- pages take a memtype change each: they never come from the pool. */
 	if (!uncached)
 		region->pool = sm_pool_get();
@@ -729,14 +792,20 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 	}
 
 	/*
-	 * VM_DONTCOPY: a child of fork() gets nothing.  VM_IO with VM_PFNMAP
-	 * (remap_pfn_range sets both too, with VM_DONTEXPAND|VM_DONTDUMP) keeps
-	 * GUP, ptrace, /proc/PID/mem and madvise(MADV_DODUMP/DOFORK) off and
-	 * stops mmap_region() from merging this VMA into a neighbour.
+	 * VM_DONTCOPY: a child of fork() gets nothing, unless the fd asked
+	 * for SECRETMEM_FLAG_INHERIT: then dup_mmap() copies the VMA and its
+	 * PTEs (copy_page_range() copies a VM_PFNMAP VMA's special PTEs as
+	 * they are; no VM_PAT: the VMA is never mapped by one remap_pfn_range()
+	 * call) and calls ->open.  VM_IO with VM_PFNMAP (remap_pfn_range sets
+	 * both too, with VM_DONTEXPAND|VM_DONTDUMP) keeps GUP, ptrace,
+	 * /proc/PID/mem and madvise(MADV_DODUMP/DOFORK) off and stops
+	 * mmap_region() from merging this VMA into a neighbour.
 	 * No VM_MAYEXEC: mprotect(PROT_EXEC) fails with EACCES.
 	 */
-	sm_vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTCOPY | VM_DONTDUMP |
-			VM_DONTEXPAND | VM_NORESERVE);
+	sm_vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTDUMP | VM_DONTEXPAND |
+			VM_NORESERVE);
+	if (!(flags & SECRETMEM_FLAG_INHERIT))
+		sm_vm_flags_set(vma, VM_DONTCOPY);
 	sm_vm_flags_clear(vma, VM_MAYEXEC);
 	ret = sm_map_chunks(vma, region);
 	if (ret)
@@ -745,6 +814,7 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 	/* The pages count in the mm's RSS, as memfd_secret's (RssFile). */
 	sm_mm_rss_add(mm, nr_pages);
 	region->smm = smm;
+	region->owner_charged = true;
 	region->user = user;
 	spin_lock(&smm->lock);
 	list_add(&region->mm_node, &smm->regions);

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 // test_mmap.c - mmap semantics: the device node, errno of bad mappings, splits, VmLck, max_pages, RLIMIT_MEMLOCK, fork and exec.
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include "sm_test.h"
@@ -400,6 +402,225 @@ SM_TEST(test_fork_child_no_mapping)
 	ck_assert(p[0] == 0x3c);
 	p[1] = 1;
 	ck_assert(!munmap((void *)p, 4 * PAGE_SZ));
+}
+END_TEST
+
+/* ---- SECRETMEM_FLAG_INHERIT: fork() children share the pages ---- */
+
+/* A MAP_SHARED mapping of @pages from a fresh fd with SECRETMEM_FLAG_INHERIT; the fd closed. */
+static uint8_t *map_inherit(size_t pages)
+{
+	__u64 flags = SECRETMEM_FLAG_INHERIT;
+	int fd = dev_open();
+	uint8_t *p;
+
+	ck_assert_msg(!ioctl(fd, SECRETMEM_IOC_SET_FLAGS, &flags),
+		      "SET_FLAGS(INHERIT): %s", strerror(errno));
+	p = sm_mmap(fd, pages * PAGE_SZ);
+	close(fd);
+	return p;
+}
+
+static int wait_status(pid_t pid)
+{
+	int st;
+
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return st;
+}
+
+SM_TEST(test_fork_inherit_child_shares_pages)
+{
+	volatile uint8_t *p = map_inherit(4);
+	long vmlck = proc_status_kb(0, "VmLck");
+	pid_t pid;
+	int st;
+
+	p[0] = 0x3c;
+	p[4 * PAGE_SZ - 1] = 0x3d;
+	fflush(NULL);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (!pid) {
+		if (p[0] != 0x3c || p[4 * PAGE_SZ - 1] != 0x3d)
+			_exit(2);
+		p[1] = 0x5a;	/* the same page: the parent sees it */
+		/* Charged to the mm that mapped it, not to its children. */
+		_exit(proc_status_kb(0, "VmLck") == 0 ? 0 : 3);
+	}
+	st = wait_status(pid);
+	ck_assert_msg(!(WIFEXITED(st) && WEXITSTATUS(st) == 2),
+		      "the child read other bytes than the parent wrote");
+	ck_assert_msg(!(WIFEXITED(st) && WEXITSTATUS(st) == 3),
+		      "the child's VmLck is not 0");
+	ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "child status 0x%x", st);
+	ck_assert_msg(p[1] == 0x5a, "the child's write is not in the parent's page");
+	ck_assert_int_eq(proc_status_kb(0, "VmLck"), vmlck);
+	ck_assert(!munmap((void *)p, 4 * PAGE_SZ));
+}
+END_TEST
+
+/* Without the flag, the fd says NO_FORK; with it, not (and the flag is reported). */
+SM_TEST(test_fork_inherit_reported_in_info)
+{
+	struct secretmem_info info;
+	__u64 flags = SECRETMEM_FLAG_INHERIT;
+	int fd = dev_open();
+
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	ck_assert(!ioctl(fd, SECRETMEM_IOC_GET_INFO, &info));
+	ck_assert(info.protections & SECRETMEM_PROT_NO_FORK);
+	ck_assert(!ioctl(fd, SECRETMEM_IOC_SET_FLAGS, &flags));
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	ck_assert(!ioctl(fd, SECRETMEM_IOC_GET_INFO, &info));
+	ck_assert_msg(!(info.protections & SECRETMEM_PROT_NO_FORK),
+		      "protections 0x%llx claim NO_FORK for an INHERIT fd",
+		      (unsigned long long)info.protections);
+	ck_assert_msg(info.flags == SECRETMEM_FLAG_INHERIT, "flags 0x%llx",
+		      (unsigned long long)info.flags);
+	ck_assert(info.protections & SECRETMEM_PROT_DIRECT_MAP);
+	close(fd);
+}
+END_TEST
+
+/*
+ * The mapper exits while its child still maps the region: the pages stay
+ * (the child reads them intact), and go back when the child unmaps them.
+ */
+SM_TEST(test_fork_inherit_outlives_mapper)
+{
+	long pages0 = sm_counter("pages"), regions0 = sm_counter("regions");
+	pid_t mapper, kid = -1;
+	int pfd[2], st;
+
+	/* The grandchild comes back to this process when the mapper exits. */
+	ck_assert(!prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0));
+	ck_assert(!pipe(pfd));
+	fflush(NULL);
+	mapper = fork();
+	ck_assert(mapper >= 0);
+	if (!mapper) {
+		uint8_t *p = map_inherit(8);
+		pid_t me = getpid(), k;
+
+		memset(p, 0xa7, 8 * PAGE_SZ);
+		fflush(NULL);
+		k = fork();
+		if (k < 0)
+			_exit(20);
+		if (k) {
+			if (write(pfd[1], &k, sizeof(k)) != sizeof(k))
+				_exit(21);
+			_exit(0);	/* the mapper goes, the child stays */
+		}
+		alarm(60);
+		while (getppid() == me)	/* until the mapper is gone */
+			usleep(10000);
+		if (p[0] != 0xa7 || p[8 * PAGE_SZ - 1] != 0xa7)
+			_exit(30);
+		if (sm_counter("pages") < pages0 + 8 || sm_counter("regions") < regions0 + 1)
+			_exit(31);
+		if (munmap(p, 8 * PAGE_SZ))
+			_exit(32);
+		if (sm_counter("pages") != pages0 || sm_counter("regions") != regions0)
+			_exit(33);
+		_exit(0);
+	}
+	close(pfd[1]);
+	ck_assert(read(pfd[0], &kid, sizeof(kid)) == sizeof(kid));
+	close(pfd[0]);
+	st = wait_status(mapper);
+	ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "mapper status 0x%x", st);
+	st = wait_status(kid);
+	ck_assert_msg(!(WIFEXITED(st) && WEXITSTATUS(st) == 30),
+		      "the pages changed when their mapper exited");
+	ck_assert_msg(!(WIFEXITED(st) && WEXITSTATUS(st) == 31),
+		      "the pages were given back while the child still mapped them");
+	ck_assert_msg(!(WIFEXITED(st) && WEXITSTATUS(st) == 33),
+		      "the pages were not given back when the last mapping went");
+	ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "child status 0x%x", st);
+	ck_assert_int_eq(sm_counter("pages"), pages0);
+	ck_assert_int_eq(sm_counter("regions"), regions0);
+}
+END_TEST
+
+/*
+ * The mapper unmaps while its child maps: the mapper's VmLck goes back at
+ * once, the pages stay for the child until it exits.
+ */
+SM_TEST(test_fork_inherit_mapper_munmap_uncharges)
+{
+	long pages0 = sm_counter("pages"), vmlck0 = proc_status_kb(0, "VmLck");
+	uint8_t *p = map_inherit(16);
+	int go[2], st;
+	pid_t pid;
+	char c = 0;
+
+	memset(p, 0x6b, 16 * PAGE_SZ);
+	ck_assert(proc_status_kb(0, "VmLck") >= vmlck0 + 64);
+	ck_assert(!pipe(go));
+	fflush(NULL);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (!pid) {
+		close(go[1]);
+		alarm(60);
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		_exit(p[0] == 0x6b && p[16 * PAGE_SZ - 1] == 0x6b ? 0 : 3);
+	}
+	close(go[0]);
+	ck_assert(!munmap(p, 16 * PAGE_SZ));
+	ck_assert_int_eq(proc_status_kb(0, "VmLck"), vmlck0);
+	ck_assert_msg(sm_counter("pages") >= pages0 + 16,
+		      "pages %ld: given back while the child maps them", sm_counter("pages"));
+	ck_assert(write(go[1], &c, 1) == 1);
+	close(go[1]);
+	st = wait_status(pid);
+	ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "child status 0x%x", st);
+	ck_assert_int_eq(sm_counter("pages"), pages0);
+}
+END_TEST
+
+/* A child's inherited mapping is as closed to /proc/PID/mem as the parent's. */
+SM_TEST(test_fork_inherit_child_proc_mem_refused)
+{
+	uint8_t *p = map_inherit(1), buf[16];
+	char path[64];
+	int go[2], fd, st;
+	ssize_t n;
+	pid_t pid;
+	char c = 0;
+
+	memset(p, 0x42, PAGE_SZ);
+	ck_assert(!pipe(go));
+	fflush(NULL);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (!pid) {
+		close(go[1]);
+		alarm(60);
+		_exit(read(go[0], &c, 1) < 0 ? 2 : 0);
+	}
+	close(go[0]);
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
+	fd = open(path, O_RDONLY);
+	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
+	/* Control: the child's ordinary memory reads. */
+	n = pread(fd, buf, sizeof(buf), (off_t)(uintptr_t)&c);
+	ck_assert_msg(n == sizeof(buf) || n == 1 || n > 0, "control read of the child: %s",
+		      strerror(errno));
+	n = pread(fd, buf, sizeof(buf), (off_t)(uintptr_t)p);
+	ck_assert_msg(n < 0, "read %zd bytes of the child's inherited secret mapping", n);
+	close(fd);
+	ck_assert(write(go[1], &c, 1) == 1);
+	close(go[1]);
+	st = wait_status(pid);
+	ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "child status 0x%x", st);
+	ck_assert(!munmap(p, PAGE_SZ));
 }
 END_TEST
 
