@@ -35,6 +35,18 @@
  * secretmem_mfree() (abort), and no later mapping of the child can land on
  * it.  The handler forgets the parent's state; the library starts afresh
  * (a new reservation elsewhere) at the child's next call.
+ *
+ * With SECRETMEM_LIB_FORK_COPY the child gets a copy instead, as ordinary
+ * memory is copied: the mappings are made inheritable (the device's
+ * SECRETMEM_FLAG_INHERIT; no MADV_DONTFORK) and so is the metadata, so
+ * the child starts with the parent's pages shared.  Its atfork handler
+ * gives it secret memory of its own for every mapping (a new mapping, a
+ * copy, then mremap() over the shared one at the same address), so that
+ * from then on parent and child allocate, write and scrub only their own
+ * pages.  The parent's handler waits (a pipe) until the child has copied,
+ * with every lock of the library still held, so no free or allocation in
+ * the parent changes what the child copies.  If a copy fails the child
+ * falls back to the default (no secret memory from the parent).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -130,6 +142,7 @@ static struct {
 	unsigned int flags;
 	unsigned int nshard;
 	int child_broken;		/* fork child could not keep the old reservation */
+	int fork_pipe[2];		/* FORK_COPY: the parent waits for the child's copy */
 	uint8_t *base;			/* the reservation: slab zone, then large zone */
 	struct meta *meta;
 	uint32_t nslab_free, slab_top;
@@ -142,6 +155,7 @@ static struct {
 	.init_lock = PTHREAD_MUTEX_INITIALIZER,
 	.slab_lock = PTHREAD_MUTEX_INITIALIZER,
 	.large_lock = PTHREAD_MUTEX_INITIALIZER,
+	.fork_pipe = { -1, -1 },
 };
 
 static atomic_uint next_shard;
@@ -328,6 +342,29 @@ static int rereserve(void *addr, size_t len)
 	return replug(addr, len);
 }
 
+/* FORK_COPY: the device's mappings of @fd are inherited by fork(). */
+static int set_inherit(int fd)
+{
+	__u64 flags = SECRETMEM_FLAG_INHERIT;
+
+	if (!(g.flags & SECRETMEM_LIB_FORK_COPY))
+		return 0;
+	if (ioctl(fd, SECRETMEM_IOC_SET_FLAGS, &flags)) {
+		if (errno == EINVAL)	/* a module older than UAPI version 4 */
+			errno = EOPNOTSUPP;
+		return -1;
+	}
+	return 0;
+}
+
+/* A mapping a fork() child must not get, unless FORK_COPY copies it. */
+static int dontfork(void *p, size_t len)
+{
+	if (g.flags & SECRETMEM_LIB_FORK_COPY)
+		return 0;
+	return madvise(p, len, MADV_DONTFORK);
+}
+
 /*
  * Put secret memory at [addr, addr+len) (reserved), zeroed, every page
  * present.  0; or -1 and errno, the range reserved as before, or *lost set
@@ -344,6 +381,12 @@ static int map_secret(void *addr, size_t len, int *lost)
 		fd = device_fd();
 		if (fd < 0)
 			return -1;
+		if (set_inherit(fd)) {
+			err = errno;
+			close(fd);
+			errno = err;
+			return -1;
+		}
 		break;
 	case SECRETMEM_BACKEND_MEMFD_SECRET:
 		fd = memfd_secret_fd();
@@ -378,7 +421,10 @@ static int map_secret(void *addr, size_t len, int *lost)
 	}
 	switch (g.backend) {
 	case SECRETMEM_BACKEND_DEVICE:
-		/* VM_DONTCOPY | VM_DONTDUMP by the module; pages present and zeroed. */
+		/*
+		 * VM_DONTCOPY (unless FORK_COPY made it inheritable) and
+		 * VM_DONTDUMP by the module; pages present and zeroed.
+		 */
 		break;
 	case SECRETMEM_BACKEND_MEMFD_SECRET:
 		/*
@@ -387,13 +433,13 @@ static int map_secret(void *addr, size_t len, int *lost)
 		 * fault them in now so a limit is an error here, not a signal
 		 * later.
 		 */
-		if (madvise(p, len, MADV_DONTFORK) || prefault(p, len)) {
+		if (dontfork(p, len) || prefault(p, len)) {
 			err = errno == EFAULT ? EAGAIN : errno;
 			goto fail;
 		}
 		break;
 	case SECRETMEM_BACKEND_MLOCK:
-		if (madvise(p, len, MADV_DONTFORK) || madvise(p, len, MADV_DONTDUMP) ||
+		if (dontfork(p, len) || madvise(p, len, MADV_DONTDUMP) ||
 		    mlock(p, len)) {
 			err = errno;
 			goto fail;
@@ -426,6 +472,13 @@ static int probe_backend(int b)
 	switch (b) {
 	case SECRETMEM_BACKEND_DEVICE:
 		fd = device_fd();
+		if (fd >= 0 && set_inherit(fd)) {
+			int err = errno;
+
+			close(fd);
+			errno = err;
+			return -1;
+		}
 		break;
 	case SECRETMEM_BACKEND_MEMFD_SECRET:
 		fd = memfd_secret_fd();
@@ -500,9 +553,15 @@ static void atfork_prepare(void)
 		pthread_mutex_lock(&g.shards[i].lock);
 	pthread_mutex_lock(&g.slab_lock);
 	pthread_mutex_lock(&g.large_lock);
+	/* No pipe, no wait: the child's copy may then race the parent's frees. */
+	if ((g.flags & SECRETMEM_LIB_FORK_COPY) && g.base &&
+	    pipe2(g.fork_pipe, O_CLOEXEC)) {
+		g.fork_pipe[0] = -1;
+		g.fork_pipe[1] = -1;
+	}
 }
 
-static void atfork_parent(void)
+static void unlock_all(void)
 {
 	int i;
 
@@ -511,6 +570,124 @@ static void atfork_parent(void)
 	for (i = NSHARD_MAX - 1; i >= 0; i--)
 		pthread_mutex_unlock(&g.shards[i].lock);
 	pthread_mutex_unlock(&g.init_lock);
+}
+
+/* Close the fork pipe's ends this process holds. */
+static void fork_pipe_close(void)
+{
+	if (g.fork_pipe[1] >= 0)
+		close(g.fork_pipe[1]);
+	if (g.fork_pipe[0] >= 0)
+		close(g.fork_pipe[0]);
+	g.fork_pipe[0] = -1;
+	g.fork_pipe[1] = -1;
+}
+
+/* FORK_COPY: hold every lock until the child has its copy (its end closes). */
+static void atfork_parent(void)
+{
+	char c;
+
+	if (g.fork_pipe[0] >= 0) {
+		close(g.fork_pipe[1]);
+		g.fork_pipe[1] = -1;
+		while (read(g.fork_pipe[0], &c, 1) < 0 && errno == EINTR)
+			;
+	}
+	fork_pipe_close();
+	unlock_all();
+}
+
+/* ---- FORK_COPY in the child ---- */
+
+/*
+ * Call @fn on each secret mapping (the live slabs, then the large objects'
+ * pages, guards left out), at most @max of them; stop at the first that
+ * fails (*failed set).  The number done.
+ */
+static size_t for_each_mapping(int (*fn)(uint8_t *addr, size_t len), size_t max,
+			       int *failed)
+{
+	uint8_t *large = g.base + ZONE_SLAB;
+	const struct lpage *lp;
+	size_t n = 0, len;
+	uint64_t bits;
+	uint32_t i, w;
+	uint8_t *addr;
+
+	*failed = 0;
+	for (i = 0; i < g.slab_top && n < max; i++) {
+		if (!g.meta->slabs[i].live)
+			continue;
+		if (fn(g.base + (size_t)i * SLAB_SIZE, SLAB_SIZE))
+			goto fail;
+		n++;
+	}
+	for (w = 0; w < LARGE_PAGES / 64 && n < max; w++) {
+		for (bits = g.meta->lbitmap[w]; bits && n < max; bits &= bits - 1) {
+			i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+			lp = &g.meta->lpages[i];
+			if (lp->head != i + 1 || !lp->live)
+				continue;	/* not a run's first page, or lost */
+			addr = large + (size_t)i * PAGE + (lp->guarded ? PAGE : 0);
+			len = (size_t)(lp->npages - (lp->guarded ? 2 : 0)) * PAGE;
+			if (fn(addr, len))
+				goto fail;
+			n++;
+		}
+	}
+	return n;
+fail:
+	*failed = 1;
+	return n;
+}
+
+/*
+ * Replace the mapping at [addr, addr+len), shared with the parent, by a
+ * copy in secret memory of the child's own: map, copy, mremap() over it.
+ */
+static int copy_own(uint8_t *addr, size_t len)
+{
+	void *t = mmap(NULL, len, PROT_NONE, RESERVE_FLAGS, -1, 0);
+	int lost;
+
+	if (t == MAP_FAILED)
+		return -1;
+	if (map_secret(t, len, &lost)) {
+		if (!lost)
+			munmap(t, len);
+		return -1;
+	}
+	atomic_fetch_sub(&g.mapped, len);	/* it takes the place of one counted */
+	memcpy(t, addr, len);
+	if (mremap(t, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) != addr) {
+		scrub(t, len);
+		munmap(t, len);
+		return -1;
+	}
+	return 0;
+}
+
+static int scrub_own(uint8_t *addr, size_t len)
+{
+	scrub(addr, len);
+	return 0;
+}
+
+/* FORK_COPY: the child's own copy of every mapping; 0, or -1 and none kept. */
+static int child_copy(void)
+{
+	size_t done;
+	int failed, f;
+
+	done = for_each_mapping(copy_own, SIZE_MAX, &failed);
+	if (!failed)
+		return 0;
+	/* The kernel scrubs the other backends' pages; not ordinary ones. */
+	if (g.backend == SECRETMEM_BACKEND_MLOCK)
+		for_each_mapping(scrub_own, done, &f);
+	munmap(g.meta, sizeof(struct meta));
+	return -1;
 }
 
 /*
@@ -524,6 +701,12 @@ static void atfork_child(void)
 {
 	unsigned int i;
 
+	if ((g.flags & SECRETMEM_LIB_FORK_COPY) && g.base && !child_copy()) {
+		fork_pipe_close();	/* the parent goes on */
+		unlock_all();
+		return;
+	}
+	fork_pipe_close();
 	if (g.base && mmap(g.base, ZONE_SLAB + ZONE_LARGE, PROT_NONE,
 			   RESERVE_FLAGS | MAP_FIXED, -1, 0) != g.base)
 		g.child_broken = 1;	/* the parent's addresses could come back: refuse */
@@ -542,7 +725,7 @@ static void atfork_child(void)
 	}
 	atomic_store(&g.ready, 0);
 	/* The forking thread took every lock in atfork_prepare(): it is this one. */
-	atfork_parent();
+	unlock_all();
 }
 
 static void atfork_register(void)
@@ -614,7 +797,8 @@ static int init_locked(unsigned int flags)
 		return -1;
 	}
 	/* Not the reservation: the child keeps it (atfork_child()). */
-	madvise(meta, sizeof(struct meta), MADV_DONTFORK);
+	if (!(g.flags & SECRETMEM_LIB_FORK_COPY))
+		madvise(meta, sizeof(struct meta), MADV_DONTFORK);
 	g.base = base;
 	g.meta = meta;
 	g.backend = b;
@@ -647,8 +831,15 @@ static int lib_init(unsigned int flags)
  */
 int secretmem_lib_init(unsigned int flags)
 {
-	if (flags & ~SECRETMEM_LIB_ALLOW_MLOCK) {
+	if (flags & ~(SECRETMEM_LIB_ALLOW_MLOCK | SECRETMEM_LIB_FORK_COPY)) {
 		errno = EINVAL;
+		return -1;
+	}
+	/* Mappings made without it cannot be copied at fork(). */
+	if ((flags & SECRETMEM_LIB_FORK_COPY) &&
+	    atomic_load_explicit(&g.ready, memory_order_acquire) &&
+	    !(g.flags & SECRETMEM_LIB_FORK_COPY)) {
+		errno = EBUSY;
 		return -1;
 	}
 	if (lib_init(flags))

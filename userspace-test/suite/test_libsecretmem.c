@@ -965,6 +965,204 @@ SM_TEST(test_libsm_fork_child_fresh_mlock)
 	fork_test();
 }
 
+/* ---- fork with SECRETMEM_LIB_FORK_COPY: the child gets its own copy ---- */
+
+struct copy_arg {
+	uint8_t *obj, *big, *guarded;
+	int backend;
+};
+
+static int fork_copy_child(void *arg, char *msg, size_t n)
+{
+	struct copy_arg *ca = arg;
+	struct secretmem_lib_stats st;
+	uint8_t *p;
+
+	if (secretmem_backend() != ca->backend)
+		CFAIL("child backend %d, parent %d", secretmem_backend(), ca->backend);
+	if (ca->obj[0] != 0x77 || ca->obj[31] != 0x77 || ca->big[0] != 0x55 ||
+	    ca->big[99999] != 0x56 || ca->guarded[0] != 0x33 || ca->guarded[4999] != 0x34)
+		CFAIL("the child's copy differs from the parent's objects");
+	if (!secretmem_owns(ca->obj) || !secretmem_owns(ca->big) || !secretmem_owns(ca->guarded))
+		CFAIL("the child's library does not own the copied objects");
+	if (secretmem_lib_stats(&st) || st.objects_in_use != 3)
+		CFAIL("child stats: %zu objects, expected the parent's 3", st.objects_in_use);
+	if (ca->backend != SECRETMEM_BACKEND_MLOCK && !maps_have_secret())
+		CFAIL("no secret mapping in the child's /proc/self/maps");
+	/* The guard page right after the guarded object: still PROT_NONE. */
+	if (access_sig((uint8_t *)((((uintptr_t)ca->guarded + 4999) | (PAGE_SZ - 1)) + 1),
+		       -1) != SIGSEGV)
+		CFAIL("the guard page after the copied guarded object is readable");
+	/* Private: these writes and frees must not reach the parent's pages. */
+	memset(ca->obj, 0x11, 32);
+	memset(ca->big, 0x12, 100000);
+	secretmem_mfree(ca->big);
+	secretmem_mfree(ca->guarded);
+	p = secretmem_malloc(32);
+	if (!p || !sm_all_zero(p, 32))
+		CFAIL("malloc in the child: %s", p ? "not zeroed" : strerror(errno));
+	if (p == ca->obj)
+		CFAIL("the child's new object is at its live copied object's address");
+	secretmem_mfree(p);
+	secretmem_mfree(ca->obj);
+	if (secretmem_lib_stats(&st) || st.objects_in_use)
+		CFAIL("child stats: %zu objects after freeing all", st.objects_in_use);
+	return 0;
+}
+
+static void fork_copy_test(void)
+{
+	struct copy_arg ca;
+
+	ca.obj = secretmem_malloc(32);
+	ca.big = secretmem_malloc(100000);
+	ca.guarded = secretmem_malloc_guarded(5000);
+	ck_assert(ca.obj && ca.big && ca.guarded);
+	memset(ca.obj, 0x77, 32);
+	ca.big[0] = 0x55;
+	ca.big[99999] = 0x56;
+	ca.guarded[0] = 0x33;
+	ca.guarded[4999] = 0x34;
+	ca.backend = secretmem_backend();
+	run_child(fork_copy_child, &ca);
+	ck_assert_msg(ca.obj[0] == 0x77 && ca.obj[31] == 0x77,
+		      "the child's write reached the parent's object");
+	ck_assert_msg(ca.big[0] == 0x55 && ca.big[99999] == 0x56,
+		      "the child's free scrubbed the parent's large object");
+	ck_assert(ca.guarded[0] == 0x33 && ca.guarded[4999] == 0x34);
+	secretmem_mfree(ca.obj);
+	secretmem_mfree(ca.big);
+	secretmem_mfree(ca.guarded);
+}
+
+SM_TEST(test_libsm_fork_copy_device)
+{
+	ck_assert_msg(!secretmem_lib_init(SECRETMEM_LIB_FORK_COPY), "init: %s", strerror(errno));
+	ck_assert_int_eq(secretmem_backend(), SECRETMEM_BACKEND_DEVICE);
+	fork_copy_test();
+}
+
+SM_TEST(test_libsm_fork_copy_memfd_secret)
+{
+	if (!have_memfd_secret())
+		SKIP("no memfd_secret(2) on this kernel (%s)", strerror(errno));
+	use_backend("memfd_secret");
+	ck_assert_msg(!secretmem_lib_init(SECRETMEM_LIB_FORK_COPY), "init: %s", strerror(errno));
+	ck_assert_int_eq(secretmem_backend(), SECRETMEM_BACKEND_MEMFD_SECRET);
+	fork_copy_test();
+}
+
+SM_TEST(test_libsm_fork_copy_mlock)
+{
+	use_backend("mlock");
+	ck_assert(!secretmem_lib_init(SECRETMEM_LIB_ALLOW_MLOCK | SECRETMEM_LIB_FORK_COPY));
+	fork_copy_test();
+}
+
+/* The device's mappings of a FORK_COPY process are inheritable; a child's copies are its own. */
+SM_TEST(test_libsm_fork_copy_child_pages_own)
+{
+	long pages0;
+	uint8_t *p;
+	int go[2], st;
+	pid_t pid;
+	char c = 0;
+
+	ck_assert(!secretmem_lib_init(SECRETMEM_LIB_FORK_COPY));
+	p = secretmem_malloc(32);
+	ck_assert(p);
+	memset(p, 0x2f, 32);
+	pages0 = counter("pages");
+	ck_assert(!pipe(go));
+	fflush(NULL);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (!pid) {
+		close(go[1]);
+		alarm(60);
+		_exit(read(go[0], &c, 1) < 0 || p[0] != 0x2f ? 2 : 0);
+	}
+	close(go[0]);
+	/* The child copied before fork() returned here: its own slab exists. */
+	ck_assert_msg(counter("pages") >= pages0 + 4,
+		      "pages %ld, before fork %ld: the child has no pages of its own",
+		      counter("pages"), pages0);
+	secretmem_mfree(p);	/* scrubs the parent's pages only */
+	ck_assert(write(go[1], &c, 1) == 1);
+	close(go[1]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "child status 0x%x", st);
+}
+
+SM_TEST(test_libsm_fork_copy_after_first_use_ebusy)
+{
+	void *p = secretmem_malloc(32);
+
+	ck_assert(p);
+	errno = 0;
+	ck_assert_int_eq(secretmem_lib_init(SECRETMEM_LIB_FORK_COPY), -1);
+	ck_assert_int_eq(errno, EBUSY);
+	secretmem_mfree(p);
+}
+
+/* fork() of a FORK_COPY process while other threads allocate: no deadlock, the copy holds. */
+static volatile int copy_stop;
+
+static void *copy_churn(void *arg)
+{
+	(void)arg;
+	while (!copy_stop) {
+		void *a = secretmem_malloc(32), *b = secretmem_malloc(3000);
+
+		secretmem_mfree(a);
+		secretmem_mfree(b);
+	}
+	return NULL;
+}
+
+SM_TEST(test_libsm_fork_copy_while_threads_allocate)
+{
+	pthread_t tid[2];
+	uint8_t *keep;
+	int i, st;
+	pid_t pid;
+
+	ck_assert(!secretmem_lib_init(SECRETMEM_LIB_FORK_COPY));
+	keep = secretmem_malloc(48);
+	ck_assert(keep);
+	memset(keep, 0x9c, 48);
+	for (i = 0; i < 2; i++)
+		ck_assert(!pthread_create(&tid[i], NULL, copy_churn, NULL));
+	for (i = 0; i < (quick ? 5 : 20); i++) {
+		fflush(NULL);
+		pid = fork();
+		ck_assert(pid >= 0);
+		if (!pid) {
+			void *p, *q;
+
+			alarm(20);
+			if (keep[0] != 0x9c || keep[47] != 0x9c)
+				_exit(3);
+			p = secretmem_malloc(32);
+			q = secretmem_malloc(5000);
+			if (!p || !q)
+				_exit(2);
+			secretmem_mfree(p);
+			secretmem_mfree(q);
+			secretmem_mfree(keep);
+			_exit(0);
+		}
+		ck_assert(waitpid(pid, &st, 0) == pid);
+		ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "fork #%d: child status 0x%x", i, st);
+	}
+	copy_stop = 1;
+	for (i = 0; i < 2; i++)
+		pthread_join(tid[i], NULL);
+	ck_assert(keep[0] == 0x9c);
+	secretmem_mfree(keep);
+}
+
 /* ---- limits ---- */
 
 struct limit_arg {
