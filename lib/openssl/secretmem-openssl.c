@@ -39,6 +39,13 @@
  *           for comparison, it leaves copies of RSA keys behind)
  * SECRETMEM_OPENSSL_ALLOW_MLOCK=1 accepts ordinary mlocked memory when
  * neither /dev/secretmem nor memfd_secret(2) is available.
+ * SECRETMEM_OPENSSL_FORK selects what a fork() child gets:
+ *   copy    (default) a copy of the parent's keys in secret memory of its
+ *           own, at the same addresses (SECRETMEM_LIB_FORK_COPY), as
+ *           OpenSSL's ordinary heap is copied: programs that load their
+ *           keys and then fork workers (nginx, haproxy, daemons) work
+ *   none    nothing: a child that touches a key inherited from its parent
+ *           dies of SIGSEGV
  * SECRETMEM_OPENSSL_MAX_BYTES=N caps the bytes of live secure-heap objects (in mode
  * "all": of all OpenSSL objects)
  * (CRYPTO_secure_malloc then fails, as OpenSSL's fixed-size heap does).
@@ -424,7 +431,8 @@ static void __attribute__((constructor)) sm_ossl_init(void)
 	const char *m = env("SECRETMEM_OPENSSL_MODE");
 	const char *cap = env("SECRETMEM_OPENSSL_MAX_BYTES");
 	const char *mlock = env("SECRETMEM_OPENSSL_ALLOW_MLOCK");
-	unsigned int flags = 0;
+	const char *forkv = env("SECRETMEM_OPENSSL_FORK");
+	unsigned int flags = SECRETMEM_LIB_FORK_COPY;
 	char *end;
 
 	if (!m || !strcmp(m, "keys"))
@@ -445,6 +453,10 @@ static void __attribute__((constructor)) sm_ossl_init(void)
 		flags |= SECRETMEM_LIB_ALLOW_MLOCK;
 	else if (mlock && strcmp(mlock, "0"))
 		die("SECRETMEM_OPENSSL_ALLOW_MLOCK=%s: expected 0 or 1", mlock);
+	if (forkv && !strcmp(forkv, "none"))
+		flags &= ~SECRETMEM_LIB_FORK_COPY;
+	else if (forkv && strcmp(forkv, "copy"))
+		die("SECRETMEM_OPENSSL_FORK=%s: expected copy or none", forkv);
 	heap_key_learn();
 	if (secretmem_lib_init(flags)) {
 		int err = errno;
@@ -462,9 +474,10 @@ static void __attribute__((constructor)) sm_ossl_init(void)
 	}
 	if (env("SECRETMEM_OPENSSL_VERBOSE")) {
 		verbose = 1;
-		fprintf(stderr, PREFIX "mode %s, backend %s, freed blocks: %s\n",
+		fprintf(stderr, PREFIX "mode %s, backend %s, fork %s, freed blocks: %s\n",
 			mode == MODE_ALL ? "all" : mode == MODE_SECURE ? "secure" : "keys",
 			secretmem_backend_name(secretmem_backend()),
+			flags & SECRETMEM_LIB_FORK_COPY ? "copy" : "none",
 			heap_kind == HEAP_GLIBC_KEY ? "glibc's, tcache key learned" :
 			heap_kind == HEAP_GLIBC_NOKEY ? "glibc's, no tcache key (first 16 bytes kept)" :
 			"another malloc's (first 16 bytes kept)");

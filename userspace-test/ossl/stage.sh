@@ -2,15 +2,18 @@
 # SPDX-License-Identifier: GPL-2.0
 # stage.sh - put what the OpenSSL tests need into an initramfs staging tree:
 # the host's own (Debian 12) openssl binary with its dynamic loader and
-# libraries, openssl.cnf, libsecretmem-openssl.so, the unit-test program,
+# libraries, openssl.cnf, Debian 12's nginx (/usr/sbin/nginx, for the
+# master/worker tests), libsecretmem-openssl.so, the unit-test program,
 # and fresh keys: for each of RSA-2048, P-256 and Ed25519 one key the
 # preloaded server uses and one for the control server, each with a
 # self-signed certificate and its needle file (lib/needles.h).
 #
 # Usage: userspace-test/ossl/stage.sh STAGE_DIR [ARCH]   (called by mkinitramfs.sh)
-#   ARCH  amd64 (default: the host's openssl and libraries) or arm64 (Debian
-#         12's arm64 openssl, libssl3 and libc6 from $SM_CACHE/sysroot/arm64,
-#         which fetch.sh unpacks; the keys are still made by the host's)
+#   ARCH  amd64 (default: the host's openssl and libraries, and the nginx
+#         package of the host's apt unpacked into $SM_CACHE/nginx/amd64) or
+#         arm64 (Debian 12's arm64 openssl, nginx and their libraries from
+#         $SM_CACHE/sysroot/arm64, which fetch.sh unpacks; the keys are still
+#         made by the host's openssl)
 #
 # The keys are made here, at every initramfs build, and never kept in git.
 # The guest gets each key only as its PEM file (base64 text: no binary
@@ -57,13 +60,39 @@ root_file() {
 	echo "$ROOT$f"
 }
 
-# A host binary and everything ld.so loads for it (ldd), at the same paths.
-copy_with_libs() {
-	local f=$1 lib
-	install -D -m 0755 "$f" "$STAGE$f"
-	for lib in $(ldd "$f" | awk '/=> \// { print $3 } /^\t\/.*ld-linux/ { print $1 }'); do
+# Everything ld.so loads for the host binary @1 (ldd), at the host's paths.
+copy_libs() {
+	local lib
+	for lib in $(ldd "$1" | awk '/=> \// { print $3 } /^\t\/.*ld-linux/ { print $1 }'); do
 		[ -e "$STAGE$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$STAGE$lib"
 	done
+}
+
+# A host binary and its libraries, at the same paths.
+copy_with_libs() {
+	install -D -m 0755 "$1" "$STAGE$1"
+	copy_libs "$1"
+}
+
+# Debian 12's amd64 nginx binary: the host apt's package, downloaded once
+# into $SM_CACHE/debs and unpacked into $SM_CACHE/nginx/amd64 (never
+# installed: its service would start).  Its path.
+host_nginx() {
+	local dir=$SM_CACHE/nginx/amd64 deb
+	if [ ! -x "$dir/usr/sbin/nginx" ]; then
+		mkdir -p "$SM_CACHE/debs"
+		(cd "$SM_CACHE/debs" && apt-get download -qq nginx >/dev/null 2>&1) ||
+			{ host_apt_update && (cd "$SM_CACHE/debs" && apt-get download -qq nginx >/dev/null); } ||
+			die "apt-get download nginx failed"
+		deb=$(find "$SM_CACHE/debs/" -maxdepth 1 -name 'nginx_*_amd64.deb' | sort -V | tail -n1)
+		[ -n "$deb" ] || die "no nginx .deb in $SM_CACHE/debs"
+		rm -rf "$dir.new"
+		mkdir -p "$dir.new"
+		dpkg -x "$deb" "$dir.new"
+		rm -rf "$dir"
+		mv "$dir.new" "$dir"
+	fi
+	echo "$dir/usr/sbin/nginx"
 }
 
 # What ld.so loads for the sysroot ELF file @2 (named @1 in messages): its
@@ -94,6 +123,9 @@ copy_root_libs() {
 if [ -z "$ROOT" ]; then
 	copy_with_libs "$OPENSSL"
 	copy_with_libs "$BUILD/ossl_unit"
+	NGINX=$(host_nginx)
+	install -D -m 0755 "$NGINX" "$STAGE/usr/sbin/nginx"
+	copy_libs "$NGINX"
 	# Debian's /lib64 and /lib are /usr symlinks on the host; ld.so's own path.
 	if [ -e /lib64/ld-linux-x86-64.so.2 ] && [ ! -e "$STAGE/lib64/ld-linux-x86-64.so.2" ]; then
 		install -D -m 0755 "$(readlink -f /lib64/ld-linux-x86-64.so.2)" \
@@ -104,6 +136,9 @@ else
 	install -D -m 0755 "$ROOT/usr/bin/openssl" "$STAGE/usr/bin/openssl"
 	copy_root_libs /usr/bin/openssl "$ROOT/usr/bin/openssl"
 	copy_root_libs ossl_unit "$BUILD/ossl_unit"
+	[ -x "$ROOT/usr/sbin/nginx" ] || die "no $ROOT/usr/sbin/nginx (fetch.sh 6.1-arm64)"
+	install -D -m 0755 "$ROOT/usr/sbin/nginx" "$STAGE/usr/sbin/nginx"
+	copy_root_libs /usr/sbin/nginx "$ROOT/usr/sbin/nginx"
 	CNF=$(root_file /usr/lib/ssl/openssl.cnf)
 fi
 if [ -n "$CNF" ] && [ -f "$CNF" ]; then

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 /* EVP_PKEY_get1_RSA, deprecated in 3.0 but what programs call, is tested */
 #define OPENSSL_SUPPRESS_DEPRECATED
@@ -425,6 +426,81 @@ static int t_mont_secure(void)
 	return !ok;
 }
 
+/* Sign a message with @pk and verify the signature with it; 1 if both work. */
+static int sign_verify(EVP_PKEY *pk, const EVP_MD *md)
+{
+	static const unsigned char msg[] = "a message signed after fork()";
+	unsigned char sig[512];
+	size_t n = sizeof(sig);
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	int ok;
+
+	ok = c && EVP_DigestSignInit(c, NULL, md, NULL, pk) == 1 &&
+	     EVP_DigestSign(c, sig, &n, msg, sizeof(msg)) == 1;
+	EVP_MD_CTX_free(c);
+	c = EVP_MD_CTX_new();
+	ok = ok && c && EVP_DigestVerifyInit(c, NULL, md, NULL, pk) == 1 &&
+	     EVP_DigestVerify(c, sig, n, msg, sizeof(msg)) == 1;
+	EVP_MD_CTX_free(c);
+	return ok;
+}
+
+/*
+ * A key made and used before fork() signs in the child too (as nginx's
+ * workers sign with the master's keys), and the child's use and free of
+ * it leave the parent's key working.  Exit 3: a child died by a signal.
+ */
+static int t_fork_sign(void)
+{
+	static const struct { const char *type; const char *arg; } kinds[] = {
+		{ "RSA", NULL }, { "EC", "P-256" }, { "ED25519", NULL },
+	};
+	EVP_PKEY *pk;
+	size_t i;
+	pid_t pid;
+	int st;
+
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		const EVP_MD *md = strcmp(kinds[i].type, "ED25519") ? EVP_sha256() : NULL;
+
+		if (!strcmp(kinds[i].type, "RSA"))
+			pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+		else if (kinds[i].arg)
+			pk = EVP_PKEY_Q_keygen(NULL, NULL, kinds[i].type, kinds[i].arg);
+		else
+			pk = EVP_PKEY_Q_keygen(NULL, NULL, kinds[i].type);
+		if (!pk)
+			FAIL("%s: key generation failed", kinds[i].type);
+		/* RSA caches its Montgomery contexts of p and q here. */
+		if (!sign_verify(pk, md))
+			FAIL("%s: sign in the parent failed", kinds[i].type);
+		fflush(NULL);
+		pid = fork();
+		if (pid < 0)
+			FAIL("fork: %s", strerror(errno));
+		if (!pid) {
+			int ok = sign_verify(pk, md);
+
+			EVP_PKEY_free(pk);
+			_exit(ok ? 0 : 1);
+		}
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		if (WIFSIGNALED(st)) {
+			printf("FAIL: %s: the child died by signal %d signing with the parent's key\n",
+			       kinds[i].type, WTERMSIG(st));
+			return 3;
+		}
+		if (!WIFEXITED(st) || WEXITSTATUS(st))
+			FAIL("%s: the child could not sign with the parent's key", kinds[i].type);
+		if (!sign_verify(pk, md))
+			FAIL("%s: the parent's key no longer signs after the child's free",
+			     kinds[i].type);
+		EVP_PKEY_free(pk);
+	}
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(void);
@@ -447,6 +523,7 @@ static const struct {
 	{ "thread_free_scrubs", t_thread_free_scrubs },
 	{ "thread_double_free_aborts", t_thread_double_free },
 	{ "export_secure", t_export_secure },
+	{ "fork_sign", t_fork_sign },
 };
 
 int main(int argc, char **argv)

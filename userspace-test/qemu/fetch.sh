@@ -66,13 +66,14 @@ download_deb() {
 # libsubunit.a), and libcrypto.a and libsodium.a for the bench's allocator
 # part, of that architecture, unpacked into $CACHE/sysroot/ARCH
 # (the initramfs takes its busybox, the test build links against it);
-# for the OpenSSL tests Debian 12's openssl binary of that architecture
-# with its libraries (libssl3, libc6), which the initramfs copies.
+# for the OpenSSL tests Debian 12's openssl and nginx binaries of that
+# architecture with their libraries (libssl3, libc6, libpcre2-8-0, zlib1g,
+# libcrypt1), which the initramfs copies.
 fetch_sysroot() {
 	local key=$1 arch pkg deb dir
 	arch=$(key_arch "$key")
 	dir=$CACHE/sysroot/$arch
-	local pkgs="busybox-static check libsubunit-dev libsubunit0 libssl-dev libsodium-dev openssl libssl3 libc6"
+	local pkgs="busybox-static check libsubunit-dev libsubunit0 libssl-dev libsodium-dev openssl libssl3 libc6 nginx libpcre2-8-0 zlib1g libcrypt1"
 	[ "$(cat "$dir/.done" 2>/dev/null)" = "$pkgs" ] && return 0
 	rm -rf "$dir"
 	mkdir -p "$dir"

@@ -2,8 +2,10 @@
 // test_openssl.c - libsecretmem-openssl.so with Debian's own openssl binary: TLS handshakes with
 // RSA-2048, P-256 and Ed25519 server keys, and no copy of the private key in the server's memory,
 // in all RAM, or in RAM after the server exits; the same scans find copies without the preload.
+#include <dirent.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -468,6 +470,24 @@ SM_TEST(ossl_realloc_scrubs_old_block) { unit("realloc_scrubs"); }
 SM_TEST(ossl_mont_ctx_of_secret_modulus_secure) { unit("mont_secure"); }
 SM_TEST(ossl_thread_free_scrubs_heap_block) { unit("thread_free_scrubs"); }
 SM_TEST(ossl_exported_key_stays_secure) { unit("export_secure"); }
+SM_TEST(ossl_fork_child_signs_with_parent_key) { unit("fork_sign"); }
+
+/* The control: with SECRETMEM_OPENSSL_FORK=none the child has no key (SIGSEGV). */
+SM_TEST(ossl_fork_none_child_has_no_key)
+{
+	char out[96], cmd[256];
+	int st;
+
+	ossl_or_skip();
+	ck_assert(!setenv("SECRETMEM_OPENSSL_FORK", "none", 1));
+	snprintf(out, sizeof(out), "/tmp/ossl-unit-%d.log", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "%s/ossl_unit", OSSL_DIR);
+	st = run_logged(out, true, NULL, cmd, "ossl_unit", "fork_sign");
+	unsetenv("SECRETMEM_OPENSSL_FORK");
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 3,
+		      "ossl_unit fork_sign with SECRETMEM_OPENSSL_FORK=none (status 0x%x): %s",
+		      st, tail_of(out));
+}
 
 /*
  * ossl_unit CHECK, with the preload or not, must be killed by @sig (glibc's
@@ -502,6 +522,253 @@ SM_TEST(ossl_free_bad_pointer_aborts) { unit_dies("bad_pointer_aborts", true, SI
 SM_TEST(ossl_free_bad_pointer_aborts_without_preload) { unit_dies("bad_pointer_aborts", false, SIGABRT); }
 SM_TEST(ossl_free_misaligned_pointer_aborts) { unit_dies("misaligned_free_aborts", true, SIGABRT); }
 SM_TEST(ossl_thread_double_free_aborts) { unit_dies("thread_double_free_aborts", true, SIGABRT); }
+
+/*
+ * ---- nginx in master/worker mode (Debian 12's nginx) ----
+ *
+ * The master loads the key and forks the workers, which sign with it: the
+ * case a preload without fork support breaks (SIGSEGV in every worker at
+ * its first handshake).  Two workers, a Unix socket, the server's files in
+ * /tmp.
+ */
+#define NGINX		"/usr/sbin/nginx"
+#define NGINX_WORKERS	2
+
+struct nginx {
+	pid_t master;
+	pid_t workers[NGINX_WORKERS];
+	struct server s;	/* .key, .sock, .log for handshake() */
+	char dir[48];
+};
+
+static void nginx_or_skip(void)
+{
+	ossl_or_skip();
+	if (access(NGINX, X_OK))
+		SKIP("no %s: initramfs without nginx", NGINX);
+}
+
+/* The master's children (its workers), from /proc/PID/stat; how many. */
+static int nginx_find_workers(struct nginx *n)
+{
+	char path[64], buf[512], *p;
+	struct dirent *de;
+	int found = 0, ppid;
+	DIR *d = opendir("/proc");
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && found < NGINX_WORKERS) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/stat", atoi(de->d_name));
+		if (sm_read_text(path, buf, sizeof(buf)))
+			continue;
+		p = strrchr(buf, ')');
+		if (p && sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == n->master)
+			n->workers[found++] = atoi(de->d_name);
+	}
+	closedir(d);
+	return found;
+}
+
+static void nginx_start(struct nginx *n, const char *key, bool preload)
+{
+	char pem[128], crt[128], conf[160];
+	double t0;
+	FILE *f;
+	int fd;
+
+	memset(n, 0, sizeof(*n));
+	snprintf(n->dir, sizeof(n->dir), "/tmp/nginx-%d", (int)getpid());
+	snprintf(n->s.key, sizeof(n->s.key), "%s", key);
+	snprintf(n->s.sock, sizeof(n->s.sock), "%s/tls.sock", n->dir);
+	snprintf(n->s.log, sizeof(n->s.log), "%s/error.log", n->dir);
+	snprintf(conf, sizeof(conf), "%s/nginx.conf", n->dir);
+	key_path(pem, sizeof(pem), key, "pem");
+	key_path(crt, sizeof(crt), key, "crt");
+	mkdir(n->dir, 0755);
+	unlink(n->s.sock);
+	f = fopen(conf, "w");
+	ck_assert(f);
+	fprintf(f, "daemon off;\nmaster_process on;\nworker_processes %d;\nuser root root;\n"
+		"pid %s/nginx.pid;\nerror_log %s info;\n"
+		"events { worker_connections 16; }\n"
+		"http {\n  access_log off;\n"
+		"  client_body_temp_path %s/body;\n  proxy_temp_path %s/proxy;\n"
+		"  fastcgi_temp_path %s/fastcgi;\n  uwsgi_temp_path %s/uwsgi;\n"
+		"  scgi_temp_path %s/scgi;\n"
+		"  server {\n    listen unix:%s ssl;\n"
+		"    ssl_certificate %s;\n    ssl_certificate_key %s;\n"
+		"    location / { return 200 \"ok\\n\"; }\n  }\n}\n",
+		NGINX_WORKERS, n->dir, n->s.log, n->dir, n->dir, n->dir, n->dir, n->dir,
+		n->s.sock, crt, pem);
+	fclose(f);
+	fflush(NULL);
+	n->master = fork();
+	ck_assert(n->master >= 0);
+	if (!n->master) {
+		fd = open("/dev/null", O_RDWR);
+		dup2(fd, 0);
+		fd = open(n->s.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (preload)
+			setenv("LD_PRELOAD", PRELOAD, 1);
+		else
+			unsetenv("LD_PRELOAD");
+		execl(NGINX, "nginx", "-e", n->s.log, "-c", conf, (char *)NULL);
+		_exit(127);
+	}
+	n->s.pid = n->master;
+	t0 = now_s();
+	while (access(n->s.sock, F_OK) || nginx_find_workers(n) < NGINX_WORKERS) {
+		int st;
+
+		if (waitpid(n->master, &st, WNOHANG) == n->master) {
+			n->master = 0;
+			ck_abort_msg("nginx (%s%s) exited with status 0x%x: %s", key,
+				     preload ? ", preloaded" : "", st, tail_of(n->s.log));
+		}
+		ck_assert_msg(now_s() - t0 < WAIT_SECS, "nginx did not start in %d s: %s",
+			      WAIT_SECS, tail_of(n->s.log));
+		usleep(50000);
+	}
+}
+
+/* A verified handshake with one of the workers (s_client, as for s_server). */
+static void nginx_handshake(struct nginx *n)
+{
+	char crt[128], log[96];
+	pid_t pid;
+	int st, fd;
+
+	key_path(crt, sizeof(crt), n->s.key, "crt");
+	snprintf(log, sizeof(log), "/tmp/nginx-client-%d.log", (int)getpid());
+	fflush(NULL);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		fd = open("/dev/null", O_RDONLY);
+		dup2(fd, 0);
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		unsetenv("LD_PRELOAD");
+		execl(OPENSSL, "openssl", "s_client", "-unix", n->s.sock, "-CAfile", crt,
+		      "-verify_return_error", "-brief", (char *)NULL);
+		_exit(127);
+	}
+	ck_assert(waitpid(pid, &st, 0) == pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
+		      count_in_file(log, "CONNECTION ESTABLISHED") == 1,
+		      "s_client to nginx (%s) failed (status 0x%x): %s; nginx: %s", n->s.key, st,
+		      tail_of(log), tail_of(n->s.log));
+}
+
+static void nginx_stop(struct nginx *n)
+{
+	if (n->master > 0) {
+		kill(n->master, SIGKILL);
+		waitpid(n->master, NULL, 0);
+		n->master = 0;
+	}
+	/* The workers outlive a killed master: kill them too. */
+	for (int i = 0; i < NGINX_WORKERS; i++)
+		if (n->workers[i] > 0)
+			kill(n->workers[i], SIGKILL);
+}
+
+/* Every worker handshakes with the master's key: none died (signal 11 in the log). */
+static void t_nginx_handshake(const char *key)
+{
+	struct nginx n;
+	int i;
+
+	nginx_or_skip();
+	nginx_start(&n, key, true);
+	for (i = 0; i < 2 * NGINX_WORKERS; i++)
+		nginx_handshake(&n);
+	for (i = 0; i < NGINX_WORKERS; i++)
+		ck_assert_msg(maps_have(n.workers[i], "/dev/secretmem") ||
+			      maps_have(n.workers[i], "/secretmem"),
+			      "nginx worker %d has no secret memory mapped", (int)n.workers[i]);
+	ck_assert_msg(count_in_file(n.s.log, "exited on signal") == 0,
+		      "a worker died: %s", tail_of(n.s.log));
+	nginx_stop(&n);
+}
+
+/* /proc/PID/mem of the master and of each worker: no copy of the key. */
+static void t_nginx_no_key_in_proc_mem(const char *key)
+{
+	static struct needles ns;
+	struct needle_hits h;
+	long hits = 0;
+	struct nginx n;
+	int i;
+
+	nginx_or_skip();
+	load_needles(&ns, key);
+	nginx_start(&n, key, true);
+	for (i = 0; i < 2 * NGINX_WORKERS; i++)
+		nginx_handshake(&n);
+	hits += scan_pid(&ns, n.master, &h);
+	for (i = 0; i < NGINX_WORKERS; i++) {
+		hits += scan_pid(&ns, n.workers[i], &h);
+		ck_assert_msg(h.unreadable > 0, "no region of worker %d was unreadable",
+			      (int)n.workers[i]);
+	}
+	nginx_stop(&n);
+	ck_assert_msg(hits == 0, "%ld copies of the %s key in nginx's master and workers",
+		      hits, key);
+}
+
+static void t_nginx_no_key_in_kcore(const char *key)
+{
+	static struct needles ns;
+	struct needle_hits h;
+	struct nginx n;
+	int i;
+
+	nginx_or_skip();
+	load_needles(&ns, key);
+	nginx_start(&n, key, true);
+	for (i = 0; i < 2 * NGINX_WORKERS; i++)
+		nginx_handshake(&n);
+	scan_kcore(&ns, &h);
+	nginx_stop(&n);
+	ck_assert_msg(h.hits == 0, "%ld copies of the %s key in RAM while nginx runs, first %s",
+		      h.hits, key, h.first);
+}
+
+/* The control: unprotected nginx's workers hold copies of the (control) key. */
+static void t_nginx_control_finds_key(const char *key)
+{
+	static struct needles ns;
+	struct needle_hits h;
+	struct nginx n;
+	long hits = 0;
+	char ctl[64];
+	int i;
+
+	nginx_or_skip();
+	snprintf(ctl, sizeof(ctl), "%s-ctl", key);
+	load_needles(&ns, ctl);
+	nginx_start(&n, ctl, false);
+	for (i = 0; i < 2 * NGINX_WORKERS; i++)
+		nginx_handshake(&n);
+	for (i = 0; i < NGINX_WORKERS; i++)
+		hits += scan_pid(&ns, n.workers[i], &h);
+	nginx_stop(&n);
+	ck_assert_msg(hits > 0, "no copy of the %s key in the unprotected nginx workers", ctl);
+}
+
+SM_TEST(ossl_nginx_rsa_workers_handshake) { t_nginx_handshake("rsa"); }
+SM_TEST(ossl_nginx_rsa_no_key_in_proc_mem) { t_nginx_no_key_in_proc_mem("rsa"); }
+SM_TEST(ossl_nginx_rsa_no_key_in_kcore) { t_nginx_no_key_in_kcore("rsa"); }
+SM_TEST(ossl_nginx_rsa_control_finds_key) { t_nginx_control_finds_key("rsa"); }
+SM_TEST(ossl_nginx_p256_no_key_in_proc_mem) { t_nginx_no_key_in_proc_mem("p256"); }
+SM_TEST(ossl_nginx_ed25519_no_key_in_proc_mem) { t_nginx_no_key_in_proc_mem("ed25519"); }
 
 /* No secret memory (libsecretmem's SECRETMEM_BACKEND=none): the preload stops the program. */
 SM_TEST(ossl_refuses_without_secret_memory)
