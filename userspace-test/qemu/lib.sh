@@ -41,7 +41,7 @@ die() { echo "$SM_PROG: ERROR: $*" >&2; exit 1; }
 # ------------------------------------------------------------------ host apt
 # Everything the rig, the lint and the DKMS test need on the host (make deps).
 # shellcheck disable=SC2034 # used by the Makefile's deps target
-HOST_PKGS=(qemu-system-x86 qemu-system-arm gcc-aarch64-linux-gnu busybox-static check dwarves cpio kmod gcc make libsodium-dev cppcheck
+HOST_PKGS=(qemu-system-x86 qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross busybox-static check dwarves cpio kmod gcc make libsodium-dev cppcheck
 	   libelf-dev libssl-dev bc flex bison xz-utils zstd openssl dkms sparse
 	   shellcheck linux-source-6.1 mmdebstrap build-essential)
 
