@@ -269,6 +269,41 @@ long slack_kb(void)
 	return 2048 + (total > 0 ? total / 100 : 0);
 }
 
+pid_t fork_held(int *go_fd)
+{
+	int go[2];
+	pid_t pid;
+	char c;
+
+	ck_assert(!pipe2(go, O_CLOEXEC));
+	fflush(NULL);
+	pid = fork();
+	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+	if (!pid) {
+		close(go[1]);
+		alarm(60);
+		if (read(go[0], &c, 1) != 1)
+			_exit(99);
+		close(go[0]);
+		return 0;
+	}
+	close(go[0]);
+	*go_fd = go[1];
+	return pid;
+}
+
+int release_held(int go_fd, pid_t pid)
+{
+	char c = 0;
+	int st;
+
+	ck_assert(write(go_fd, &c, 1) == 1);
+	close(go_fd);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return st;
+}
+
 void run_child(child_fn fn, void *arg)
 {
 	char msg[512] = "";

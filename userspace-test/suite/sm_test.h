@@ -208,6 +208,14 @@ typedef int (*child_fn)(void *arg, char *msg, size_t n);
 /* Run fn in a child; fail the test with the child's message if it fails. */
 void run_child(child_fn fn, void *arg);
 
+/*
+ * fork() a child that waits until release_held(): 0 in the child (which
+ * goes on from there), its pid in the parent, with *go_fd set.
+ */
+pid_t fork_held(int *go_fd);
+/* Let the child of fork_held() go on; its wait status once it exited. */
+int release_held(int go_fd, pid_t pid);
+
 struct kcore;
 /*
  * The control of a kcore test: a pattern in ordinary anonymous memory must

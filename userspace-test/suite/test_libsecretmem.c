@@ -1064,34 +1064,23 @@ SM_TEST(test_libsm_fork_copy_child_pages_own)
 {
 	long pages0;
 	uint8_t *p;
-	int go[2], st;
+	int go, st;
 	pid_t pid;
-	char c = 0;
 
 	ck_assert(!secretmem_lib_init(SECRETMEM_LIB_FORK_COPY));
 	p = secretmem_malloc(32);
 	ck_assert(p);
 	memset(p, 0x2f, 32);
 	pages0 = counter("pages");
-	ck_assert(!pipe(go));
-	fflush(NULL);
-	pid = fork();
-	ck_assert(pid >= 0);
-	if (!pid) {
-		close(go[1]);
-		alarm(60);
-		_exit(read(go[0], &c, 1) < 0 || p[0] != 0x2f ? 2 : 0);
-	}
-	close(go[0]);
+	pid = fork_held(&go);
+	if (!pid)	/* after the parent's free: the child's own copy is intact */
+		_exit(p[0] == 0x2f && p[31] == 0x2f ? 0 : 2);
 	/* The child copied before fork() returned here: its own slab exists. */
 	ck_assert_msg(counter("pages") >= pages0 + 4,
 		      "pages %ld, before fork %ld: the child has no pages of its own",
 		      counter("pages"), pages0);
 	secretmem_mfree(p);	/* scrubs the parent's pages only */
-	ck_assert(write(go[1], &c, 1) == 1);
-	close(go[1]);
-	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-		;
+	st = release_held(go, pid);
 	ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "child status 0x%x", st);
 }
 
@@ -1106,62 +1095,6 @@ SM_TEST(test_libsm_fork_copy_after_first_use_ebusy)
 	secretmem_mfree(p);
 }
 
-/* fork() of a FORK_COPY process while other threads allocate: no deadlock, the copy holds. */
-static volatile int copy_stop;
-
-static void *copy_churn(void *arg)
-{
-	(void)arg;
-	while (!copy_stop) {
-		void *a = secretmem_malloc(32), *b = secretmem_malloc(3000);
-
-		secretmem_mfree(a);
-		secretmem_mfree(b);
-	}
-	return NULL;
-}
-
-SM_TEST(test_libsm_fork_copy_while_threads_allocate)
-{
-	pthread_t tid[2];
-	uint8_t *keep;
-	int i, st;
-	pid_t pid;
-
-	ck_assert(!secretmem_lib_init(SECRETMEM_LIB_FORK_COPY));
-	keep = secretmem_malloc(48);
-	ck_assert(keep);
-	memset(keep, 0x9c, 48);
-	for (i = 0; i < 2; i++)
-		ck_assert(!pthread_create(&tid[i], NULL, copy_churn, NULL));
-	for (i = 0; i < (quick ? 5 : 20); i++) {
-		fflush(NULL);
-		pid = fork();
-		ck_assert(pid >= 0);
-		if (!pid) {
-			void *p, *q;
-
-			alarm(20);
-			if (keep[0] != 0x9c || keep[47] != 0x9c)
-				_exit(3);
-			p = secretmem_malloc(32);
-			q = secretmem_malloc(5000);
-			if (!p || !q)
-				_exit(2);
-			secretmem_mfree(p);
-			secretmem_mfree(q);
-			secretmem_mfree(keep);
-			_exit(0);
-		}
-		ck_assert(waitpid(pid, &st, 0) == pid);
-		ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "fork #%d: child status 0x%x", i, st);
-	}
-	copy_stop = 1;
-	for (i = 0; i < 2; i++)
-		pthread_join(tid[i], NULL);
-	ck_assert(keep[0] == 0x9c);
-	secretmem_mfree(keep);
-}
 
 /* ---- limits ---- */
 
@@ -1258,12 +1191,23 @@ static void *churn(void *arg)
 	return NULL;
 }
 
-SM_TEST(test_libsm_fork_while_threads_allocate)
+/*
+ * With @copy (FORK_COPY): no deadlock either (the parent waits for the
+ * copy), and an object made before the fork is there in each child.
+ */
+static void fork_while_threads(bool copy)
 {
+	uint8_t *keep = NULL;
 	pthread_t tid[2];
 	int i, st;
 	pid_t pid;
 
+	if (copy) {
+		ck_assert(!secretmem_lib_init(SECRETMEM_LIB_FORK_COPY));
+		keep = secretmem_malloc(48);
+		ck_assert(keep);
+		memset(keep, 0x9c, 48);
+	}
 	ck_assert(secretmem_backend() != SECRETMEM_BACKEND_NONE);
 	for (i = 0; i < 2; i++)
 		ck_assert(!pthread_create(&tid[i], NULL, churn, NULL));
@@ -1275,14 +1219,18 @@ SM_TEST(test_libsm_fork_while_threads_allocate)
 			void *p, *q;
 
 			alarm(20);
-			if (maps_have_secret())
+			if (!copy && maps_have_secret())
 				_exit(4);	/* the parent's, inherited */
+			if (copy && (keep[0] != 0x9c || keep[47] != 0x9c))
+				_exit(3);
 			p = secretmem_malloc(32);
 			q = secretmem_malloc(5000);
 			if (!p || !q)
 				_exit(2);
 			secretmem_mfree(p);
 			secretmem_mfree(q);
+			if (copy)
+				secretmem_mfree(keep);
 			_exit(0);
 		}
 		ck_assert(waitpid(pid, &st, 0) == pid);
@@ -1291,4 +1239,11 @@ SM_TEST(test_libsm_fork_while_threads_allocate)
 	fork_stop = 1;
 	for (i = 0; i < 2; i++)
 		pthread_join(tid[i], NULL);
+	if (copy) {
+		ck_assert(keep[0] == 0x9c);
+		secretmem_mfree(keep);
+	}
 }
+
+SM_TEST(test_libsm_fork_while_threads_allocate) { fork_while_threads(false); }
+SM_TEST(test_libsm_fork_copy_while_threads_allocate) { fork_while_threads(true); }

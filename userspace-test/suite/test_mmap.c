@@ -555,31 +555,19 @@ SM_TEST(test_fork_inherit_mapper_munmap_uncharges)
 {
 	long pages0 = sm_counter("pages"), vmlck0 = proc_status_kb(0, "VmLck");
 	uint8_t *p = map_inherit(16);
-	int go[2], st;
+	int go, st;
 	pid_t pid;
-	char c = 0;
 
 	memset(p, 0x6b, 16 * PAGE_SZ);
 	ck_assert(proc_status_kb(0, "VmLck") >= vmlck0 + 64);
-	ck_assert(!pipe(go));
-	fflush(NULL);
-	pid = fork();
-	ck_assert(pid >= 0);
-	if (!pid) {
-		close(go[1]);
-		alarm(60);
-		if (read(go[0], &c, 1) != 1)
-			_exit(2);
+	pid = fork_held(&go);
+	if (!pid)
 		_exit(p[0] == 0x6b && p[16 * PAGE_SZ - 1] == 0x6b ? 0 : 3);
-	}
-	close(go[0]);
 	ck_assert(!munmap(p, 16 * PAGE_SZ));
 	ck_assert_int_eq(proc_status_kb(0, "VmLck"), vmlck0);
 	ck_assert_msg(sm_counter("pages") >= pages0 + 16,
 		      "pages %ld: given back while the child maps them", sm_counter("pages"));
-	ck_assert(write(go[1], &c, 1) == 1);
-	close(go[1]);
-	st = wait_status(pid);
+	st = release_held(go, pid);
 	ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "child status 0x%x", st);
 	ck_assert_int_eq(sm_counter("pages"), pages0);
 }
@@ -589,23 +577,16 @@ END_TEST
 SM_TEST(test_fork_inherit_child_proc_mem_refused)
 {
 	uint8_t *p = map_inherit(1), buf[16];
+	static char c;
 	char path[64];
-	int go[2], fd, st;
+	int go, fd, st;
 	ssize_t n;
 	pid_t pid;
-	char c = 0;
 
 	memset(p, 0x42, PAGE_SZ);
-	ck_assert(!pipe(go));
-	fflush(NULL);
-	pid = fork();
-	ck_assert(pid >= 0);
-	if (!pid) {
-		close(go[1]);
-		alarm(60);
-		_exit(read(go[0], &c, 1) < 0 ? 2 : 0);
-	}
-	close(go[0]);
+	pid = fork_held(&go);
+	if (!pid)
+		_exit(0);
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
 	fd = open(path, O_RDONLY);
 	ck_assert_msg(fd >= 0, "open %s: %s", path, strerror(errno));
@@ -616,9 +597,7 @@ SM_TEST(test_fork_inherit_child_proc_mem_refused)
 	n = pread(fd, buf, sizeof(buf), (off_t)(uintptr_t)p);
 	ck_assert_msg(n < 0, "read %zd bytes of the child's inherited secret mapping", n);
 	close(fd);
-	ck_assert(write(go[1], &c, 1) == 1);
-	close(go[1]);
-	st = wait_status(pid);
+	st = release_held(go, pid);
 	ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "child status 0x%x", st);
 	ck_assert(!munmap(p, PAGE_SZ));
 }

@@ -153,11 +153,10 @@ static bool in_accept(pid_t pid)
 	return nr == SYS_accept || nr == SYS_accept4;	/* this architecture's numbers */
 }
 
-/* One s_client connection that must complete a verified handshake. */
-static void handshake(struct server *s, int nth)
+/* One s_client connection to @s that must complete a verified handshake. */
+static void s_client(const struct server *s)
 {
 	char crt[128], log[96];
-	double t0;
 	pid_t pid;
 	int st, fd;
 
@@ -181,6 +180,14 @@ static void handshake(struct server *s, int nth)
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
 		      count_in_file(log, "CONNECTION ESTABLISHED") == 1,
 		      "s_client to %s failed (status 0x%x): %s", s->key, st, tail_of(log));
+}
+
+/* s_client(), then wait until s_server is done with connection @nth. */
+static void handshake(struct server *s, int nth)
+{
+	double t0;
+
+	s_client(s);
 	/*
 	 * The server is done with the connection once it has seen the
 	 * client's close_notify ("DONE", flushed at once) and is back in
@@ -636,34 +643,14 @@ static void nginx_start(struct nginx *n, const char *key, bool preload)
 	}
 }
 
-/* A verified handshake with one of the workers (s_client, as for s_server). */
-static void nginx_handshake(struct nginx *n)
+/* nginx_start(), then two verified handshakes per worker. */
+static void nginx_serve(struct nginx *n, const char *key, bool preload)
 {
-	char crt[128], log[96];
-	pid_t pid;
-	int st, fd;
+	int i;
 
-	key_path(crt, sizeof(crt), n->s.key, "crt");
-	snprintf(log, sizeof(log), "/tmp/nginx-client-%d.log", (int)getpid());
-	fflush(NULL);
-	pid = fork();
-	ck_assert(pid >= 0);
-	if (pid == 0) {
-		fd = open("/dev/null", O_RDONLY);
-		dup2(fd, 0);
-		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		unsetenv("LD_PRELOAD");
-		execl(OPENSSL, "openssl", "s_client", "-unix", n->s.sock, "-CAfile", crt,
-		      "-verify_return_error", "-brief", (char *)NULL);
-		_exit(127);
-	}
-	ck_assert(waitpid(pid, &st, 0) == pid);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0 &&
-		      count_in_file(log, "CONNECTION ESTABLISHED") == 1,
-		      "s_client to nginx (%s) failed (status 0x%x): %s; nginx: %s", n->s.key, st,
-		      tail_of(log), tail_of(n->s.log));
+	nginx_start(n, key, preload);
+	for (i = 0; i < 2 * NGINX_WORKERS; i++)
+		s_client(&n->s);
 }
 
 static void nginx_stop(struct nginx *n)
@@ -686,9 +673,7 @@ static void t_nginx_handshake(const char *key)
 	int i;
 
 	nginx_or_skip();
-	nginx_start(&n, key, true);
-	for (i = 0; i < 2 * NGINX_WORKERS; i++)
-		nginx_handshake(&n);
+	nginx_serve(&n, key, true);
 	for (i = 0; i < NGINX_WORKERS; i++)
 		ck_assert_msg(maps_have(n.workers[i], "/dev/secretmem") ||
 			      maps_have(n.workers[i], "/secretmem"),
@@ -709,9 +694,7 @@ static void t_nginx_no_key_in_proc_mem(const char *key)
 
 	nginx_or_skip();
 	load_needles(&ns, key);
-	nginx_start(&n, key, true);
-	for (i = 0; i < 2 * NGINX_WORKERS; i++)
-		nginx_handshake(&n);
+	nginx_serve(&n, key, true);
 	hits += scan_pid(&ns, n.master, &h);
 	for (i = 0; i < NGINX_WORKERS; i++) {
 		hits += scan_pid(&ns, n.workers[i], &h);
@@ -728,13 +711,10 @@ static void t_nginx_no_key_in_kcore(const char *key)
 	static struct needles ns;
 	struct needle_hits h;
 	struct nginx n;
-	int i;
 
 	nginx_or_skip();
 	load_needles(&ns, key);
-	nginx_start(&n, key, true);
-	for (i = 0; i < 2 * NGINX_WORKERS; i++)
-		nginx_handshake(&n);
+	nginx_serve(&n, key, true);
 	scan_kcore(&ns, &h);
 	nginx_stop(&n);
 	ck_assert_msg(h.hits == 0, "%ld copies of the %s key in RAM while nginx runs, first %s",
@@ -754,9 +734,7 @@ static void t_nginx_control_finds_key(const char *key)
 	nginx_or_skip();
 	snprintf(ctl, sizeof(ctl), "%s-ctl", key);
 	load_needles(&ns, ctl);
-	nginx_start(&n, ctl, false);
-	for (i = 0; i < 2 * NGINX_WORKERS; i++)
-		nginx_handshake(&n);
+	nginx_serve(&n, ctl, false);
 	for (i = 0; i < NGINX_WORKERS; i++)
 		hits += scan_pid(&ns, n.workers[i], &h);
 	nginx_stop(&n);
