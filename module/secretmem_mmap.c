@@ -39,15 +39,25 @@
  *
  * The mm that mapped it (the owner, smm's) is charged for it (RSS, VmLck)
  * while it has VMAs of it: its last one closing, or its exit, gives that
- * charge back.  The user stays charged until the pages go back.  Only the
- * owner's VMAs count in owner_vmas, so only the owner's mmap_lock (or its
- * exit, with mm_users at 0) serialises owner_vmas and the owner's charge.
+ * charge back.  Every other mm that maps it (a sharer) has the pages in its
+ * RSS while it has VMAs of it, as every mapper of a shared file page has
+ * (no VmLck: fork() does not inherit mlock either).  The user stays charged
+ * until the pages go back.
+ *
+ * owner_vmas changes only for the owner's VMAs: under the owner's mmap_lock
+ * held for write, or for read by the one munmap() that downgraded it (no
+ * other writer can run then), or in its exit with mm_users at 0.  The
+ * sharers' counts change under their own mmap_locks, so they are kept
+ * under sharers_lock.  The owner's mm stays allocated (smm's mmgrab) until
+ * the region is freed, so the pointer compare in sm_vma_is_owner() holds.
  */
 struct sm_region {
 	refcount_t vmas;		/* VMAs that map this region, in every mm */
 	unsigned int owner_vmas;	/* of them, those in the owner's mm */
 	bool owner_charged;		/* the owner's RSS and VmLck hold nr_pages */
 	bool released;			/* the pages went back early, at the owner's exit */
+	spinlock_t sharers_lock;	/* guards sharers */
+	struct list_head sharers;	/* struct sm_sharer: the other mms that map it */
 	struct sm_file *smf;		/* the fd mapped; its VMAs keep it open */
 	struct sm_pool *pool;		/* where its pages go back, or NULL */
 	struct sm_mm *smm;		/* the mm it is charged to (a reference) */
@@ -60,6 +70,13 @@ struct sm_region {
 	unsigned long max_chunks;	/* room in chunks[] */
 	struct sm_chunk *chunks;	/* inline_chunks, or an array of its own */
 	struct sm_chunk inline_chunks[SM_INLINE_CHUNKS];
+};
+
+/* An mm other than the owner that maps a region (fork() children), and its VMAs of it. */
+struct sm_sharer {
+	struct list_head node;
+	struct mm_struct *mm;
+	unsigned int vmas;
 };
 
 /*
@@ -130,7 +147,9 @@ static void sm_mm_release(struct mmu_notifier *mn, struct mm_struct *mm)
 	 * child maps too (SECRETMEM_FLAG_INHERIT) keeps its pages for the
 	 * child; this mm's charge ends here.  Equal counts cannot change
 	 * under us: a VMA of another mm could only come from a fork() of a
-	 * mm that has one, and this mm can no longer fork.
+	 * mm that has one, and this mm can no longer fork; and another mm's
+	 * VMA leaves the count only after its PTEs are zapped and flushed
+	 * (tlb_finish_mmu() before remove_vma()).
 	 */
 	spin_lock(&smm->lock);
 	while (!list_empty(&smm->regions)) {
@@ -575,11 +594,71 @@ static bool sm_vma_is_owner(struct vm_area_struct *vma)
 	return vma->vm_mm == region->smm->mn.mm;
 }
 
+/* The sharer entry of @mm in @region, or NULL; sharers_lock held. */
+static struct sm_sharer *sm_sharer_find(struct sm_region *region, struct mm_struct *mm)
+{
+	struct sm_sharer *sh;
+
+	list_for_each_entry(sh, &region->sharers, node)
+		if (sh->mm == mm)
+			return sh;
+	return NULL;
+}
+
+/* One more VMA of @region in @mm, not the owner; its first puts the pages in mm's RSS. */
+static void sm_sharer_add(struct sm_region *region, struct mm_struct *mm)
+{
+	struct sm_sharer *sh, *new = NULL;
+
+	for (;;) {
+		spin_lock(&region->sharers_lock);
+		sh = sm_sharer_find(region, mm);
+		if (sh) {
+			sh->vmas++;
+			spin_unlock(&region->sharers_lock);
+			kfree(new);
+			return;
+		}
+		if (new)
+			break;
+		spin_unlock(&region->sharers_lock);
+		/* ->open cannot fail: a few bytes, as vm_area_dup() just took. */
+		new = kmalloc(sizeof(*new), GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
+	}
+	new->mm = mm;
+	new->vmas = 1;
+	list_add(&new->node, &region->sharers);
+	spin_unlock(&region->sharers_lock);
+	sm_mm_rss_add(mm, region->nr_pages);
+}
+
+/* One VMA of @region in the sharer @mm fewer; its last takes the pages out of mm's RSS. */
+static void sm_sharer_del(struct sm_region *region, struct mm_struct *mm)
+{
+	struct sm_sharer *sh;
+
+	spin_lock(&region->sharers_lock);
+	sh = sm_sharer_find(region, mm);
+	if (WARN_ON_ONCE(!sh)) {
+		spin_unlock(&region->sharers_lock);
+		return;
+	}
+	if (--sh->vmas) {
+		spin_unlock(&region->sharers_lock);
+		return;
+	}
+	list_del(&sh->node);
+	spin_unlock(&region->sharers_lock);
+	sm_mm_rss_add(mm, -(long)region->nr_pages);
+	kfree(sh);
+}
+
 /*
- * A new VMA of the region: a split or mremap() in the owner's mm (its
+ * A new VMA of the region: a split or mremap() in an mm that maps it (its
  * mmap_lock held for write), or fork() copying a VMA of an fd with
- * SECRETMEM_FLAG_INHERIT into a child (dup_mmap(): the child's mm).  The
- * owner's region is never freed while this runs: the VMA copied holds it.
+ * SECRETMEM_FLAG_INHERIT into a child (dup_mmap(): vm_mm is the child's,
+ * whose mmap_lock it holds).  The region is never freed while this runs:
+ * the VMA copied holds it.
  */
 static void sm_vm_open(struct vm_area_struct *vma)
 {
@@ -588,6 +667,8 @@ static void sm_vm_open(struct vm_area_struct *vma)
 	refcount_inc(&region->vmas);
 	if (sm_vma_is_owner(vma))
 		region->owner_vmas++;
+	else
+		sm_sharer_add(region, vma->vm_mm);
 }
 
 /*
@@ -599,7 +680,9 @@ static void sm_vm_close(struct vm_area_struct *vma)
 {
 	struct sm_region *region = vma->vm_private_data;
 
-	if (sm_vma_is_owner(vma) && !--region->owner_vmas) {
+	if (!sm_vma_is_owner(vma)) {
+		sm_sharer_del(region, vma->vm_mm);
+	} else if (!--region->owner_vmas) {
 		sm_region_unlink(region);
 		sm_region_owner_uncharge(region);
 	}
@@ -763,6 +846,8 @@ int sm_mmap(struct file *file, struct vm_area_struct *vma)
 	region->smf = smf;
 	region->uncached = uncached;
 	INIT_LIST_HEAD(&region->mm_node);
+	spin_lock_init(&region->sharers_lock);
+	INIT_LIST_HEAD(&region->sharers);
 	refcount_set(&region->vmas, 1);
 	region->owner_vmas = 1;
 	/* UC- pages take a memtype change each: they never come from the pool. */

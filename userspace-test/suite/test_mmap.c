@@ -573,6 +573,111 @@ SM_TEST(test_fork_inherit_mapper_munmap_uncharges)
 }
 END_TEST
 
+/*
+ * A fork() child has the shared pages in its RSS (RssFile) while it maps
+ * them, as a mapper of shared file pages does: its munmap takes them out
+ * again, and the mapper's RSS is untouched by either.
+ */
+SM_TEST(test_fork_inherit_child_rss)
+{
+	uint8_t *p = map_inherit(64);
+	long rss0 = proc_status_kb(0, "RssFile");
+	int st;
+	pid_t pid;
+
+	memset(p, 0x5e, 64 * PAGE_SZ);
+	fflush(NULL);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (!pid) {
+		long with = proc_status_kb(0, "RssFile"), without;
+
+		if (with < 256)
+			_exit(2);
+		if (munmap(p, 32 * PAGE_SZ))	/* a part: a split, the rest still mapped */
+			_exit(3);
+		if (proc_status_kb(0, "RssFile") < with - 8)
+			_exit(4);
+		if (munmap(p + 32 * PAGE_SZ, 32 * PAGE_SZ))
+			_exit(3);
+		without = proc_status_kb(0, "RssFile");
+		_exit(with - without >= 256 ? 0 : 5);
+	}
+	st = wait_status(pid);
+	ck_assert_msg(!(WIFEXITED(st) && WEXITSTATUS(st) == 2),
+		      "the child's RssFile is below the 256 kB it maps");
+	ck_assert_msg(!(WIFEXITED(st) && WEXITSTATUS(st) == 4),
+		      "the child's RssFile fell while it still mapped half the region");
+	ck_assert_msg(!(WIFEXITED(st) && WEXITSTATUS(st) == 5),
+		      "the child's munmap did not take the 256 kB out of its RssFile");
+	ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "child status 0x%x", st);
+	/* A few pages of this program's own text may have come in meanwhile. */
+	ck_assert_msg(labs(proc_status_kb(0, "RssFile") - rss0) <= 32,
+		      "the mapper's RssFile went from %ld to %ld kB", rss0,
+		      proc_status_kb(0, "RssFile"));
+	ck_assert(!munmap(p, 64 * PAGE_SZ));
+}
+END_TEST
+
+/*
+ * A child maps the region and unmaps it again; then the mapper exits: its
+ * release hook finds nobody else mapping and gives the pages back.
+ */
+SM_TEST(test_fork_inherit_mapper_exit_after_child_gone)
+{
+	long pages0 = sm_counter("pages"), regions0 = sm_counter("regions");
+	pid_t mapper;
+	int st;
+
+	fflush(NULL);
+	mapper = fork();
+	ck_assert(mapper >= 0);
+	if (!mapper) {
+		uint8_t *p = map_inherit(8);
+		pid_t kid;
+
+		memset(p, 0x19, 8 * PAGE_SZ);
+		fflush(NULL);
+		kid = fork();
+		if (kid < 0)
+			_exit(20);
+		if (!kid)
+			_exit(munmap(p, 8 * PAGE_SZ) || p == NULL ? 21 : 0);
+		if (wait_status(kid) != 0)
+			_exit(22);
+		_exit(p[0] == 0x19 ? 0 : 23);	/* exit with the region mapped */
+	}
+	st = wait_status(mapper);
+	ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "mapper status 0x%x", st);
+	ck_assert_int_eq(sm_counter("pages"), pages0);
+	ck_assert_int_eq(sm_counter("regions"), regions0);
+}
+END_TEST
+
+/* MADV_DONTFORK still works on an INHERIT mapping: that child gets nothing. */
+SM_TEST(test_fork_inherit_madv_dontfork)
+{
+	volatile uint8_t *p = map_inherit(2);
+	pid_t pid;
+	int st;
+
+	p[0] = 0x21;
+	ck_assert(!madvise((void *)p, 2 * PAGE_SZ, MADV_DONTFORK));
+	fflush(NULL);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (!pid) {
+		(void)p[0];
+		_exit(3);
+	}
+	st = wait_status(pid);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
+		      "child status 0x%x, expected death by SIGSEGV", st);
+	ck_assert(p[0] == 0x21);
+	ck_assert(!munmap((void *)p, 2 * PAGE_SZ));
+}
+END_TEST
+
 /* A child's inherited mapping is as closed to /proc/PID/mem as the parent's. */
 SM_TEST(test_fork_inherit_child_proc_mem_refused)
 {
