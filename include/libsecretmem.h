@@ -114,9 +114,8 @@ enum secretmem_backend {
 #define SECRETMEM_LIB_ALLOW_MLOCK	(1u << 0)
 /*
  * fork() children get a copy of every secret object, at the same address,
- * in secret memory of their own (as ordinary memory is copied).  Only before
- * the library's first use in the process (EBUSY after).  Without it a
- * child has none of the parent's secret memory.
+ * in secret memory of their own (as ordinary memory is copied).  Without it
+ * a child has none of the parent's secret memory.
  */
 #define SECRETMEM_LIB_FORK_COPY		(1u << 1)
 

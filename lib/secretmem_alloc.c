@@ -37,16 +37,17 @@
  * (a new reservation elsewhere) at the child's next call.
  *
  * With SECRETMEM_LIB_FORK_COPY the child gets a copy instead, as ordinary
- * memory is copied: the mappings are made inheritable (the device's
- * SECRETMEM_FLAG_INHERIT; no MADV_DONTFORK) and so is the metadata, so
- * the child starts with the parent's pages shared.  Its atfork handler
- * gives it secret memory of its own for every mapping (a new mapping, a
- * copy, then mremap() over the shared one at the same address), so that
- * from then on parent and child allocate, write and scrub only their own
- * pages.  The parent's handler waits (a pipe) until the child has copied,
- * with every lock of the library still held, so no free or allocation in
- * the parent changes what the child copies.  If a copy fails the child
- * falls back to the default (no secret memory from the parent).
+ * memory is copied.  The mappings stay as above (not inherited) but the
+ * metadata is inherited.  atfork_prepare, with every lock held (nothing is
+ * allocated or freed meanwhile), copies each live mapping into inheritable
+ * secret memory (the device's SECRETMEM_FLAG_INHERIT; no MADV_DONTFORK) at
+ * the same offset in a second reservation, the shadow.  The child's handler
+ * mremap()s each copy from the shadow into the hole its original left, at
+ * the same address, so pointers, canaries, the metadata and the stats stay
+ * valid; the parent's handler drops its copies.  From then on no page is
+ * shared: parent and child allocate, write, free and scrub only their own.
+ * A copy that cannot be made (no memory, RLIMIT_MEMLOCK) leaves the child
+ * with the default (nothing from the parent).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -142,7 +143,8 @@ static struct {
 	unsigned int flags;
 	unsigned int nshard;
 	int child_broken;		/* fork child could not keep the old reservation */
-	int fork_pipe[2];		/* FORK_COPY: the parent waits for the child's copy */
+	uint8_t *shadow;		/* FORK_COPY: where fork() puts the copies */
+	int fork_copied;		/* FORK_COPY: the shadow holds a copy of every mapping */
 	uint8_t *base;			/* the reservation: slab zone, then large zone */
 	struct meta *meta;
 	uint32_t nslab_free, slab_top;
@@ -155,7 +157,6 @@ static struct {
 	.init_lock = PTHREAD_MUTEX_INITIALIZER,
 	.slab_lock = PTHREAD_MUTEX_INITIALIZER,
 	.large_lock = PTHREAD_MUTEX_INITIALIZER,
-	.fork_pipe = { -1, -1 },
 };
 
 static atomic_uint next_shard;
@@ -342,13 +343,11 @@ static int rereserve(void *addr, size_t len)
 	return replug(addr, len);
 }
 
-/* FORK_COPY: the device's mappings of @fd are inherited by fork(). */
+/* FORK_COPY's copies: the device's mappings of @fd are inherited by fork(). */
 static int set_inherit(int fd)
 {
 	__u64 flags = SECRETMEM_FLAG_INHERIT;
 
-	if (!(g.flags & SECRETMEM_LIB_FORK_COPY))
-		return 0;
 	if (ioctl(fd, SECRETMEM_IOC_SET_FLAGS, &flags)) {
 		if (errno == EINVAL)	/* a module older than UAPI version 4 */
 			errno = EOPNOTSUPP;
@@ -357,12 +356,10 @@ static int set_inherit(int fd)
 	return 0;
 }
 
-/* A mapping a fork() child must not get, unless FORK_COPY copies it. */
-static int dontfork(void *p, size_t len)
+/* A mapping a fork() child must not get (all but FORK_COPY's copies). */
+static int dontfork(void *p, size_t len, int inherit)
 {
-	if (g.flags & SECRETMEM_LIB_FORK_COPY)
-		return 0;
-	return madvise(p, len, MADV_DONTFORK);
+	return inherit ? 0 : madvise(p, len, MADV_DONTFORK);
 }
 
 /*
@@ -370,7 +367,7 @@ static int dontfork(void *p, size_t len)
  * present.  0; or -1 and errno, the range reserved as before, or *lost set
  * if it could not be.
  */
-static int map_secret(void *addr, size_t len, int *lost)
+static int map_secret_how(void *addr, size_t len, int *lost, int inherit)
 {
 	int fd = -1, err;
 	void *p;
@@ -381,7 +378,7 @@ static int map_secret(void *addr, size_t len, int *lost)
 		fd = device_fd();
 		if (fd < 0)
 			return -1;
-		if (set_inherit(fd)) {
+		if (inherit && set_inherit(fd)) {
 			err = errno;
 			close(fd);
 			errno = err;
@@ -422,7 +419,7 @@ static int map_secret(void *addr, size_t len, int *lost)
 	switch (g.backend) {
 	case SECRETMEM_BACKEND_DEVICE:
 		/*
-		 * VM_DONTCOPY (unless FORK_COPY made it inheritable) and
+		 * VM_DONTCOPY (unless @inherit made it inheritable) and
 		 * VM_DONTDUMP by the module; pages present and zeroed.
 		 */
 		break;
@@ -433,13 +430,13 @@ static int map_secret(void *addr, size_t len, int *lost)
 		 * fault them in now so a limit is an error here, not a signal
 		 * later.
 		 */
-		if (dontfork(p, len) || prefault(p, len)) {
+		if (dontfork(p, len, inherit) || prefault(p, len)) {
 			err = errno == EFAULT ? EAGAIN : errno;
 			goto fail;
 		}
 		break;
 	case SECRETMEM_BACKEND_MLOCK:
-		if (dontfork(p, len) || madvise(p, len, MADV_DONTDUMP) ||
+		if (dontfork(p, len, inherit) || madvise(p, len, MADV_DONTDUMP) ||
 		    mlock(p, len)) {
 			err = errno;
 			goto fail;
@@ -453,6 +450,11 @@ fail:
 		*lost = 1;
 	errno = err;
 	return -1;
+}
+
+static int map_secret(void *addr, size_t len, int *lost)
+{
+	return map_secret_how(addr, len, lost, 0);
 }
 
 /* Give secret memory back (the backends scrub what they free); 0, or -1: lost. */
@@ -472,7 +474,7 @@ static int probe_backend(int b)
 	switch (b) {
 	case SECRETMEM_BACKEND_DEVICE:
 		fd = device_fd();
-		if (fd >= 0 && set_inherit(fd)) {
+		if (fd >= 0 && (g.flags & SECRETMEM_LIB_FORK_COPY) && set_inherit(fd)) {
 			int err = errno;
 
 			close(fd);
@@ -544,21 +546,34 @@ static int choose_backend(void)
  * and unmaps slabs); large_lock is taken alone.  fork() takes them all in
  * that order, so no other thread is half-way through a change.
  */
+static int for_each_mapping(int (*fn)(uint8_t *addr, size_t len), size_t from, size_t to,
+			    size_t *done);
+static int shadow_copy(uint8_t *addr, size_t len);
+static int shadow_drop(uint8_t *addr, size_t len);
+
 static void atfork_prepare(void)
 {
-	unsigned int i;
+	size_t n;
 
 	pthread_mutex_lock(&g.init_lock);
-	for (i = 0; i < NSHARD_MAX; i++)
-		pthread_mutex_lock(&g.shards[i].lock);
+	for (n = 0; n < NSHARD_MAX; n++)
+		pthread_mutex_lock(&g.shards[n].lock);
 	pthread_mutex_lock(&g.slab_lock);
 	pthread_mutex_lock(&g.large_lock);
-	/* No pipe, no wait: the child's copy may then race the parent's frees. */
-	if ((g.flags & SECRETMEM_LIB_FORK_COPY) && g.base &&
-	    pipe2(g.fork_pipe, O_CLOEXEC)) {
-		g.fork_pipe[0] = -1;
-		g.fork_pipe[1] = -1;
+	g.fork_copied = 0;
+	if (!(g.flags & SECRETMEM_LIB_FORK_COPY) || !g.base)
+		return;
+	if (!g.shadow) {
+		void *sh = mmap(NULL, ZONE_SLAB + ZONE_LARGE, PROT_NONE, RESERVE_FLAGS, -1, 0);
+
+		if (sh == MAP_FAILED)
+			return;		/* the child gets nothing */
+		g.shadow = sh;
 	}
+	if (!for_each_mapping(shadow_copy, 0, SIZE_MAX, &n))
+		g.fork_copied = 1;
+	else
+		for_each_mapping(shadow_drop, 0, n, &n);	/* none for the child */
 }
 
 static void unlock_all(void)
@@ -572,41 +587,27 @@ static void unlock_all(void)
 	pthread_mutex_unlock(&g.init_lock);
 }
 
-/* Close the fork pipe's ends this process holds. */
-static void fork_pipe_close(void)
-{
-	if (g.fork_pipe[1] >= 0)
-		close(g.fork_pipe[1]);
-	if (g.fork_pipe[0] >= 0)
-		close(g.fork_pipe[0]);
-	g.fork_pipe[0] = -1;
-	g.fork_pipe[1] = -1;
-}
-
-/* FORK_COPY: hold every lock until the child has its copy (its end closes). */
+/* FORK_COPY: the child has its copies now; the parent's go. */
 static void atfork_parent(void)
 {
-	char c;
+	size_t n;
 
-	if (g.fork_pipe[0] >= 0) {
-		close(g.fork_pipe[1]);
-		g.fork_pipe[1] = -1;
-		while (read(g.fork_pipe[0], &c, 1) < 0 && errno == EINTR)
-			;
-	}
-	fork_pipe_close();
+	if (g.fork_copied)
+		for_each_mapping(shadow_drop, 0, SIZE_MAX, &n);
+	g.fork_copied = 0;
 	unlock_all();
 }
 
-/* ---- FORK_COPY in the child ---- */
+/* ---- FORK_COPY ---- */
 
 /*
- * Call @fn on each secret mapping (the live slabs, then the large objects'
- * pages, guards left out), at most @max of them; stop at the first that
- * fails (*failed set).  The number done.
+ * Call @fn on the secret mappings (the live slabs, then the large objects'
+ * pages, guards left out) from the @from-th up to before the @to-th, in a
+ * fixed order; stop at the first that fails.  0, or -1; *done: the index
+ * reached (of the one that failed).
  */
-static size_t for_each_mapping(int (*fn)(uint8_t *addr, size_t len), size_t max,
-			       int *failed)
+static int for_each_mapping(int (*fn)(uint8_t *addr, size_t len), size_t from, size_t to,
+			    size_t *done)
 {
 	uint8_t *large = g.base + ZONE_SLAB;
 	const struct lpage *lp;
@@ -615,56 +616,75 @@ static size_t for_each_mapping(int (*fn)(uint8_t *addr, size_t len), size_t max,
 	uint32_t i, w;
 	uint8_t *addr;
 
-	*failed = 0;
-	for (i = 0; i < g.slab_top && n < max; i++) {
+	for (i = 0; i < g.slab_top && n < to; i++) {
 		if (!g.meta->slabs[i].live)
 			continue;
-		if (fn(g.base + (size_t)i * SLAB_SIZE, SLAB_SIZE))
+		if (n++ >= from && fn(g.base + (size_t)i * SLAB_SIZE, SLAB_SIZE))
 			goto fail;
-		n++;
 	}
-	for (w = 0; w < LARGE_PAGES / 64 && n < max; w++) {
-		for (bits = g.meta->lbitmap[w]; bits && n < max; bits &= bits - 1) {
+	for (w = 0; w < LARGE_PAGES / 64 && n < to; w++) {
+		for (bits = g.meta->lbitmap[w]; bits && n < to; bits &= bits - 1) {
 			i = w * 64 + (uint32_t)__builtin_ctzll(bits);
 			lp = &g.meta->lpages[i];
 			if (lp->head != i + 1 || !lp->live)
 				continue;	/* not a run's first page, or lost */
 			addr = large + (size_t)i * PAGE + (lp->guarded ? PAGE : 0);
 			len = (size_t)(lp->npages - (lp->guarded ? 2 : 0)) * PAGE;
-			if (fn(addr, len))
+			if (n++ >= from && fn(addr, len))
 				goto fail;
-			n++;
 		}
 	}
-	return n;
+	*done = n;
+	return 0;
 fail:
-	*failed = 1;
-	return n;
+	*done = n - 1;
+	return -1;
+}
+
+static inline uint8_t *shadow_of(const uint8_t *addr)
+{
+	return g.shadow + (addr - g.base);
+}
+
+/* Parent, in prepare: an inheritable copy of [addr, addr+len) in the shadow. */
+static int shadow_copy(uint8_t *addr, size_t len)
+{
+	uint8_t *t = shadow_of(addr);
+	int lost;
+
+	if (map_secret_how(t, len, &lost, 1))
+		return -1;
+	/* The child does it after mremap(): fork() clears VM_LOCKED. */
+	memcpy(t, addr, len);
+	return 0;
 }
 
 /*
- * Replace the mapping at [addr, addr+len), shared with the parent, by a
- * copy in secret memory of the child's own: map, copy, mremap() over it.
+ * Drop a copy from the shadow (the parent's, after fork(); or the child's
+ * when it falls back).  mlock backend: scrubbed first, by both: the pages
+ * are copy-on-write shared, and whichever unmaps last frees them.
  */
-static int copy_own(uint8_t *addr, size_t len)
+static int shadow_drop(uint8_t *addr, size_t len)
 {
-	void *t = mmap(NULL, len, PROT_NONE, RESERVE_FLAGS, -1, 0);
-	int lost;
+	uint8_t *t = shadow_of(addr);
 
-	if (t == MAP_FAILED)
-		return -1;
-	if (map_secret(t, len, &lost)) {
-		if (!lost)
-			munmap(t, len);
-		return -1;
-	}
-	atomic_fetch_sub(&g.mapped, len);	/* it takes the place of one counted */
-	memcpy(t, addr, len);
-	if (mremap(t, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) != addr) {
+	if (g.backend == SECRETMEM_BACKEND_MLOCK)
 		scrub(t, len);
-		munmap(t, len);
+	atomic_fetch_sub(&g.mapped, len);
+	rereserve(t, len);	/* a lost shadow range stays a hole: MAP_FIXED maps over it */
+	return 0;
+}
+
+/* Child: move the copy into the hole its original left. */
+static int shadow_move(uint8_t *addr, size_t len)
+{
+	uint8_t *t = shadow_of(addr);
+
+	if (g.backend == SECRETMEM_BACKEND_MLOCK && mlock(t, len))
 		return -1;
-	}
+	if (mremap(t, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, addr) != addr)
+		return -1;
+	atomic_fetch_sub(&g.mapped, len);	/* counted twice: the original's and the copy's */
 	return 0;
 }
 
@@ -674,39 +694,44 @@ static int scrub_own(uint8_t *addr, size_t len)
 	return 0;
 }
 
-/* FORK_COPY: the child's own copy of every mapping; 0, or -1 and none kept. */
+/* Child: every copy into place; 0, or -1 with none kept (the default then). */
 static int child_copy(void)
 {
-	size_t done;
-	int failed, f;
+	size_t done, n;
 
-	done = for_each_mapping(copy_own, SIZE_MAX, &failed);
-	if (!failed)
+	if (!for_each_mapping(shadow_move, 0, SIZE_MAX, &done)) {
+		/* Plug the holes the moves left in the shadow; it is kept for the next fork. */
+		mmap(g.shadow, ZONE_SLAB + ZONE_LARGE, PROT_NONE, RESERVE_FLAGS | MAP_FIXED, -1, 0);
 		return 0;
+	}
 	/* The kernel scrubs the other backends' pages; not ordinary ones. */
 	if (g.backend == SECRETMEM_BACKEND_MLOCK)
-		for_each_mapping(scrub_own, done, &f);
-	munmap(g.meta, sizeof(struct meta));
+		for_each_mapping(scrub_own, 0, done, &n);
+	for_each_mapping(shadow_drop, done, SIZE_MAX, &n);
+	mmap(g.shadow, ZONE_SLAB + ZONE_LARGE, PROT_NONE, RESERVE_FLAGS | MAP_FIXED, -1, 0);
 	return -1;
 }
 
 /*
- * The child has none of the parent's secret mappings nor its metadata
- * (MADV_DONTFORK, VM_DONTCOPY), only the reservation with holes where they
- * were.  The child is single-threaded here: plug the holes by one PROT_NONE
- * mmap over the whole old reservation and keep it (never unmapped, never
- * used), forget the rest and start afresh at the next call.
+ * Default: the child has none of the parent's secret mappings nor its
+ * metadata (MADV_DONTFORK, VM_DONTCOPY), only the reservation with holes
+ * where they were.  The child is single-threaded here: plug the holes by
+ * one PROT_NONE mmap over the whole old reservation and keep it (never
+ * unmapped, never used), forget the rest and start afresh at the next call.
  */
 static void atfork_child(void)
 {
 	unsigned int i;
 
-	if ((g.flags & SECRETMEM_LIB_FORK_COPY) && g.base && !child_copy()) {
-		fork_pipe_close();	/* the parent goes on */
+	if (g.fork_copied && !child_copy()) {
+		g.fork_copied = 0;
 		unlock_all();
 		return;
 	}
-	fork_pipe_close();
+	g.fork_copied = 0;
+	/* FORK_COPY's metadata is inherited; here it is of no use. */
+	if ((g.flags & SECRETMEM_LIB_FORK_COPY) && g.meta)
+		munmap(g.meta, sizeof(struct meta));
 	if (g.base && mmap(g.base, ZONE_SLAB + ZONE_LARGE, PROT_NONE,
 			   RESERVE_FLAGS | MAP_FIXED, -1, 0) != g.base)
 		g.child_broken = 1;	/* the parent's addresses could come back: refuse */
@@ -818,10 +843,42 @@ static int lib_init(unsigned int flags)
 	if (atomic_load_explicit(&g.ready, memory_order_acquire))
 		return 0;
 	pthread_mutex_lock(&g.init_lock);
-	if (!atomic_load_explicit(&g.ready, memory_order_relaxed))
+	if (!atomic_load_explicit(&g.ready, memory_order_relaxed)) {
+		unsigned int had = g.flags & SECRETMEM_LIB_FORK_COPY;
+
 		ret = init_locked(flags);
+		/* FORK_COPY holds once in force: the caller may try again without it. */
+		if (ret && !had)
+			g.flags &= ~SECRETMEM_LIB_FORK_COPY;
+	}
 	pthread_mutex_unlock(&g.init_lock);
 	return ret;
+}
+
+/*
+ * FORK_COPY asked for once the library is in use (init_lock held): the
+ * device must take SECRETMEM_FLAG_INHERIT, the metadata becomes
+ * inheritable.  0, or -1 and errno (EOPNOTSUPP: a module before UAPI 4).
+ */
+static int fork_copy_on_locked(void)
+{
+	int fd, err;
+
+	if (g.backend == SECRETMEM_BACKEND_DEVICE) {
+		fd = device_fd();
+		if (fd < 0)
+			return -1;
+		err = set_inherit(fd) ? errno : 0;
+		close(fd);
+		if (err) {
+			errno = err;
+			return -1;
+		}
+	}
+	if (madvise(g.meta, sizeof(struct meta), MADV_DOFORK))
+		return -1;
+	g.flags |= SECRETMEM_LIB_FORK_COPY;
+	return 0;
 }
 
 /*
@@ -835,15 +892,17 @@ int secretmem_lib_init(unsigned int flags)
 		errno = EINVAL;
 		return -1;
 	}
-	/* Mappings made without it cannot be copied at fork(). */
-	if ((flags & SECRETMEM_LIB_FORK_COPY) &&
-	    atomic_load_explicit(&g.ready, memory_order_acquire) &&
-	    !(g.flags & SECRETMEM_LIB_FORK_COPY)) {
-		errno = EBUSY;
-		return -1;
-	}
 	if (lib_init(flags))
 		return -1;
+	if ((flags & SECRETMEM_LIB_FORK_COPY) && !(g.flags & SECRETMEM_LIB_FORK_COPY)) {
+		int ret;
+
+		pthread_mutex_lock(&g.init_lock);
+		ret = (g.flags & SECRETMEM_LIB_FORK_COPY) ? 0 : fork_copy_on_locked();
+		pthread_mutex_unlock(&g.init_lock);
+		if (ret)
+			return -1;
+	}
 	if (g.backend == SECRETMEM_BACKEND_MLOCK && !(flags & SECRETMEM_LIB_ALLOW_MLOCK)) {
 		errno = ENODEV;
 		return -1;

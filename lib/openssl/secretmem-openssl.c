@@ -458,6 +458,15 @@ static void __attribute__((constructor)) sm_ossl_init(void)
 	else if (forkv && strcmp(forkv, "copy"))
 		die("SECRETMEM_OPENSSL_FORK=%s: expected copy or none", forkv);
 	heap_key_learn();
+	/* A module before UAPI 4 cannot copy for fork children: run, and say so. */
+	if ((flags & SECRETMEM_LIB_FORK_COPY) && secretmem_lib_init(flags) && errno == EOPNOTSUPP) {
+		static const char msg[] = PREFIX "fork children get no keys: the secretmem "
+			"module is too old for SECRETMEM_OPENSSL_FORK=copy\n";
+
+		if (write(2, msg, sizeof(msg) - 1) < 0)
+			flags = 0;
+		flags &= ~SECRETMEM_LIB_FORK_COPY;
+	}
 	if (secretmem_lib_init(flags)) {
 		int err = errno;
 		char msg[400];

@@ -1084,15 +1084,82 @@ SM_TEST(test_libsm_fork_copy_child_pages_own)
 	ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "child status 0x%x", st);
 }
 
-SM_TEST(test_libsm_fork_copy_after_first_use_ebusy)
+/* FORK_COPY asked for after objects exist: those are copied too. */
+SM_TEST(test_libsm_fork_copy_after_first_use)
 {
-	void *p = secretmem_malloc(32);
+	uint8_t *p = secretmem_malloc(32);
+	int go, st;
+	pid_t pid;
 
 	ck_assert(p);
-	errno = 0;
-	ck_assert_int_eq(secretmem_lib_init(SECRETMEM_LIB_FORK_COPY), -1);
-	ck_assert_int_eq(errno, EBUSY);
+	memset(p, 0x4d, 32);
+	ck_assert_msg(!secretmem_lib_init(SECRETMEM_LIB_FORK_COPY), "init: %s", strerror(errno));
+	pid = fork_held(&go);
+	if (!pid)
+		_exit(p[0] == 0x4d && p[31] == 0x4d ? 0 : 2);
+	st = release_held(go, pid);
+	ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st), "child status 0x%x", st);
 	secretmem_mfree(p);
+}
+
+/*
+ * The copy is the state at fork(): what the parent writes and frees once
+ * fork() returned never reaches the child (no page is shared).
+ */
+SM_TEST(test_libsm_fork_copy_is_a_snapshot)
+{
+	uint8_t *p, *big;
+	int go, st;
+	pid_t pid;
+
+	ck_assert(!secretmem_lib_init(SECRETMEM_LIB_FORK_COPY));
+	p = secretmem_malloc(32);
+	big = secretmem_malloc(20000);
+	ck_assert(p && big);
+	memset(p, 0x61, 32);
+	memset(big, 0x62, 20000);
+	pid = fork_held(&go);
+	if (!pid)
+		_exit(p[0] == 0x61 && p[31] == 0x61 && big[0] == 0x62 && big[19999] == 0x62 ?
+		      0 : 2);
+	memset(p, 0x99, 32);
+	secretmem_mfree(big);	/* scrubs and unmaps the parent's pages */
+	st = release_held(go, pid);
+	ck_assert_msg(WIFEXITED(st) && !WEXITSTATUS(st),
+		      "child status 0x%x: the parent's writes after fork() reached the child", st);
+	secretmem_mfree(p);
+}
+
+/*
+ * A child made without fork()'s handlers (a raw clone) gets no secret
+ * mapping: only the copies are inheritable, and only while fork() runs.
+ */
+SM_TEST(test_libsm_fork_copy_raw_clone_gets_nothing)
+{
+	volatile uint8_t *p;
+	long pid;
+	int st;
+
+	ck_assert(!secretmem_lib_init(SECRETMEM_LIB_FORK_COPY));
+	p = secretmem_malloc(32);
+	ck_assert(p);
+	p[0] = 0x3e;
+	fflush(NULL);
+	pid = syscall(SYS_clone, (long)SIGCHLD, 0L, 0L, 0L, 0L);
+	ck_assert(pid >= 0);
+	if (!pid) {
+		struct rlimit no_core = { 0, 0 };
+
+		syscall(SYS_setrlimit, RLIMIT_CORE, &no_core);
+		(void)p[0];
+		syscall(SYS_exit_group, 3);
+	}
+	while (waitpid((pid_t)pid, &st, 0) < 0 && errno == EINTR)
+		;
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV,
+		      "raw clone child status 0x%x, expected death by SIGSEGV", st);
+	ck_assert(p[0] == 0x3e);
+	secretmem_mfree((void *)p);
 }
 
 
