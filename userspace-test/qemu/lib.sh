@@ -329,8 +329,11 @@ chroot_ensure() {
 }
 
 # chroot_umount DIR: unmount whatever is mounted below DIR; fail if any stays.
+# /proc/mounts names the resolved path: DIR may lie below a symlink (a side
+# cache whose chroots/ links to another cache).
 chroot_umount() {
-	local d=$1 m
+	local d m
+	d=$(readlink -f "$1")
 	while read -r m; do
 		umount -l "$m" 2>/dev/null || true
 	done < <(awk -v d="$d/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r)
