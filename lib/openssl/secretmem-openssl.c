@@ -434,6 +434,7 @@ static void __attribute__((constructor)) sm_ossl_init(void)
 	const char *forkv = env("SECRETMEM_OPENSSL_FORK");
 	unsigned int flags = SECRETMEM_LIB_FORK_COPY;
 	char *end;
+	int rc;
 
 	if (!m || !strcmp(m, "keys"))
 		mode = MODE_KEYS;
@@ -458,16 +459,18 @@ static void __attribute__((constructor)) sm_ossl_init(void)
 	else if (forkv && strcmp(forkv, "copy"))
 		die("SECRETMEM_OPENSSL_FORK=%s: expected copy or none", forkv);
 	heap_key_learn();
+	rc = secretmem_lib_init(flags);
 	/* A module before UAPI 4 cannot copy for fork children: run, and say so. */
-	if ((flags & SECRETMEM_LIB_FORK_COPY) && secretmem_lib_init(flags) && errno == EOPNOTSUPP) {
+	if (rc && errno == EOPNOTSUPP && (flags & SECRETMEM_LIB_FORK_COPY)) {
 		static const char msg[] = PREFIX "fork children get no keys: the secretmem "
 			"module is too old for SECRETMEM_OPENSSL_FORK=copy\n";
 
 		if (write(2, msg, sizeof(msg) - 1) < 0)
 			flags = 0;
 		flags &= ~SECRETMEM_LIB_FORK_COPY;
+		rc = secretmem_lib_init(flags);
 	}
-	if (secretmem_lib_init(flags)) {
+	if (rc) {
 		int err = errno;
 		char msg[400];
 		int n;
