@@ -259,6 +259,24 @@ static int device_fd(void)
 	return fd;
 }
 
+/*
+ * A device fd; with @inherit, one whose mappings fork() children inherit
+ * (FORK_COPY's copies).  -1 and errno (EOPNOTSUPP: a module before UAPI
+ * version 4, which refuses the flag with EINVAL).
+ */
+static int device_fd_how(int inherit)
+{
+	__u64 flags = SECRETMEM_FLAG_INHERIT;
+	int fd = device_fd(), err;
+
+	if (fd < 0 || !inherit || !ioctl(fd, SECRETMEM_IOC_SET_FLAGS, &flags))
+		return fd;
+	err = errno == EINVAL ? EOPNOTSUPP : errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
 static int memfd_secret_fd(void)
 {
 #ifdef SYS_memfd_secret
@@ -343,19 +361,6 @@ static int rereserve(void *addr, size_t len)
 	return replug(addr, len);
 }
 
-/* FORK_COPY's copies: the device's mappings of @fd are inherited by fork(). */
-static int set_inherit(int fd)
-{
-	__u64 flags = SECRETMEM_FLAG_INHERIT;
-
-	if (ioctl(fd, SECRETMEM_IOC_SET_FLAGS, &flags)) {
-		if (errno == EINVAL)	/* a module older than UAPI version 4 */
-			errno = EOPNOTSUPP;
-		return -1;
-	}
-	return 0;
-}
-
 /* A mapping a fork() child must not get (all but FORK_COPY's copies). */
 static int dontfork(void *p, size_t len, int inherit)
 {
@@ -375,15 +380,9 @@ static int map_secret_how(void *addr, size_t len, int *lost, int inherit)
 	*lost = 0;
 	switch (g.backend) {
 	case SECRETMEM_BACKEND_DEVICE:
-		fd = device_fd();
+		fd = device_fd_how(inherit);
 		if (fd < 0)
 			return -1;
-		if (inherit && set_inherit(fd)) {
-			err = errno;
-			close(fd);
-			errno = err;
-			return -1;
-		}
 		break;
 	case SECRETMEM_BACKEND_MEMFD_SECRET:
 		fd = memfd_secret_fd();
@@ -473,14 +472,7 @@ static int probe_backend(int b)
 
 	switch (b) {
 	case SECRETMEM_BACKEND_DEVICE:
-		fd = device_fd();
-		if (fd >= 0 && (g.flags & SECRETMEM_LIB_FORK_COPY) && set_inherit(fd)) {
-			int err = errno;
-
-			close(fd);
-			errno = err;
-			return -1;
-		}
+		fd = device_fd_how(g.flags & SECRETMEM_LIB_FORK_COPY);
 		break;
 	case SECRETMEM_BACKEND_MEMFD_SECRET:
 		fd = memfd_secret_fd();
@@ -553,11 +545,12 @@ static int shadow_drop(uint8_t *addr, size_t len);
 
 static void atfork_prepare(void)
 {
-	size_t n;
+	size_t done;
+	int i;
 
 	pthread_mutex_lock(&g.init_lock);
-	for (n = 0; n < NSHARD_MAX; n++)
-		pthread_mutex_lock(&g.shards[n].lock);
+	for (i = 0; i < NSHARD_MAX; i++)
+		pthread_mutex_lock(&g.shards[i].lock);
 	pthread_mutex_lock(&g.slab_lock);
 	pthread_mutex_lock(&g.large_lock);
 	g.fork_copied = 0;
@@ -570,10 +563,10 @@ static void atfork_prepare(void)
 			return;		/* the child gets nothing */
 		g.shadow = sh;
 	}
-	if (!for_each_mapping(shadow_copy, 0, SIZE_MAX, &n))
+	if (!for_each_mapping(shadow_copy, 0, SIZE_MAX, &done))
 		g.fork_copied = 1;
-	else
-		for_each_mapping(shadow_drop, 0, n, &n);	/* none for the child */
+	else	/* none for the child: drop the copies made before the failure */
+		for_each_mapping(shadow_drop, 0, done, &done);
 }
 
 static void unlock_all(void)
@@ -862,18 +855,13 @@ static int lib_init(unsigned int flags)
  */
 static int fork_copy_on_locked(void)
 {
-	int fd, err;
+	int fd;
 
 	if (g.backend == SECRETMEM_BACKEND_DEVICE) {
-		fd = device_fd();
+		fd = device_fd_how(1);
 		if (fd < 0)
 			return -1;
-		err = set_inherit(fd) ? errno : 0;
 		close(fd);
-		if (err) {
-			errno = err;
-			return -1;
-		}
 	}
 	if (madvise(g.meta, sizeof(struct meta), MADV_DOFORK))
 		return -1;
