@@ -41,6 +41,16 @@ struct server {
 	char key[96], sock[96], log[96];
 };
 
+#define NGINX		"/usr/sbin/nginx"
+#define NGINX_WORKERS	2
+
+struct nginx {
+	pid_t master;
+	pid_t workers[NGINX_WORKERS];
+	struct server s;	/* .key, .sock, .log for handshake() */
+	char dir[48];
+};
+
 static void key_path(char *buf, size_t n, const char *key, const char *ext)
 {
 	snprintf(buf, n, "%s/%s.%s", OSSL_DIR, key, ext);
@@ -276,6 +286,90 @@ static long scan_kcore(const struct needles *ns, struct needle_hits *h)
 	return h->hits;
 }
 
+/* The frame behind @addr in @pid (/proc/PID/pagemap), or 0. */
+static uint64_t pid_pfn(pid_t pid, uint64_t addr)
+{
+	uint64_t e = 0, psz = (uint64_t)sysconf(_SC_PAGESIZE);
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &e, 8, (off_t)(addr / psz * 8)) != 8)
+		e = 0;
+	close(fd);
+	return (e >> 63) ? e & ((1ULL << 55) - 1) : 0;
+}
+
+/*
+ * A protected scan found a copy: say where it lives, for whoever reads the
+ * failure.  The page's /proc/kpageflags (free: buddy; kernel: slab; a
+ * process's: anon, mmap, lru) and every live process whose /proc/PID/mem
+ * holds a copy, this test's own among them.  Returns how many processes
+ * hold one (the control shows that the explainer finds the holder).
+ */
+static int explain_kcore_hit(const struct needles *ns, const struct needle_hits *h)
+{
+	static const char *const kpf[] = {
+		"locked", "error", "referenced", "uptodate", "dirty", "lru", "active",
+		"slab", "writeback", "reclaim", "buddy", "mmap", "anon", "swapcache",
+		"swapbacked", "compound_head", "compound_tail", "huge", "unevictable",
+		"hwpoison", "nopage", "ksm", "thp", "offline", "zero_page", "idle", "pgtable",
+		[32] = "reserved", "mlocked", "mappedtodisk/anon_exclusive", "private",
+		"private_2", "owner_private", "arch", "uncached", "softdirty", "arch_2",
+	};
+	uint64_t pfn = h->first_addr / (uint64_t)sysconf(_SC_PAGESIZE), flags = 0, count = 0;
+	struct needle_hits ph;
+	struct dirent *de;
+	char path[64], comm[32];
+	unsigned int i;
+	int fd, holders = 0;
+	DIR *d;
+
+	fd = open("/proc/kpageflags", O_RDONLY);
+	if (fd >= 0 && pread(fd, &flags, 8, pfn * 8) == 8) {
+		printf("  the hit's page, pfn 0x%llx: kpageflags 0x%llx:", (unsigned long long)pfn,
+		       (unsigned long long)flags);
+		for (i = 0; i < sizeof(kpf) / sizeof(kpf[0]); i++)
+			if ((flags & (1ULL << i)) && kpf[i])
+				printf(" %s", kpf[i]);
+		printf("\n");
+	}
+	if (fd >= 0)
+		close(fd);
+	fd = open("/proc/kpagecount", O_RDONLY);
+	if (fd >= 0 && pread(fd, &count, 8, pfn * 8) == 8)
+		printf("  its kpagecount: %llu\n", (unsigned long long)count);
+	if (fd >= 0)
+		close(fd);
+	d = opendir("/proc");
+	while (d && (de = readdir(d))) {
+		pid_t pid = atoi(de->d_name);
+
+		if (pid <= 0 || needles_scan_pid(ns, pid, &ph) || !ph.hits)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+		comm[0] = 0;
+		fd = open(path, O_RDONLY);
+		if (fd >= 0) {
+			ssize_t n = read(fd, comm, sizeof(comm) - 1);
+
+			comm[n > 0 ? n - 1 : 0] = 0;
+			close(fd);
+		}
+		printf("  process %d (%s%s) holds %ld copies, first %s, pfn 0x%llx\n", (int)pid,
+		       comm, pid == getpid() ? ", this test" : "", ph.hits, ph.first,
+		       (unsigned long long)pid_pfn(pid, ph.first_addr));
+		holders++;
+	}
+	if (d)
+		closedir(d);
+	needles_scan_done();
+	return holders;
+}
+
 /* ---- per key kind ---- */
 
 static void t_handshake(const char *key)
@@ -308,20 +402,44 @@ static void t_no_key_in_proc_mem(const char *key)
 		      h.hits, key, h.first);
 }
 
-static void t_no_key_in_kcore(const char *key)
+static void nginx_or_skip(void);
+static void nginx_serve(struct nginx *n, const char *key, bool preload);
+static void nginx_stop(struct nginx *n);
+
+/*
+ * All RAM through kcore while the preloaded server serves with @key
+ * (@nginx: nginx's master and workers, else s_server): no copy.
+ */
+static void t_kcore_while_serving(const char *key, bool nginx)
 {
 	static struct needles ns;
 	struct needle_hits h;
-	struct server s;
+	struct nginx n;
 
-	ossl_or_skip();
+	if (nginx)
+		nginx_or_skip();
+	else
+		ossl_or_skip();
 	load_needles(&ns, key);
-	server_start(&s, key, true);
-	handshake(&s, 1);
-	scan_kcore(&ns, &h);
-	server_kill(&s);
-	ck_assert_msg(h.hits == 0, "%ld copies of the %s key in RAM while the server runs, first %s",
-		      h.hits, key, h.first);
+	if (nginx) {
+		nginx_serve(&n, key, true);
+	} else {
+		server_start(&n.s, key, true);
+		handshake(&n.s, 1);
+	}
+	if (scan_kcore(&ns, &h))
+		explain_kcore_hit(&ns, &h);
+	if (nginx)
+		nginx_stop(&n);
+	else
+		server_kill(&n.s);
+	ck_assert_msg(h.hits == 0, "%ld copies of the %s key in RAM while %s runs, first %s",
+		      h.hits, key, nginx ? "nginx" : "the server", h.first);
+}
+
+static void t_no_key_in_kcore(const char *key)
+{
+	t_kcore_while_serving(key, false);
 }
 
 /*
@@ -352,6 +470,8 @@ static void t_no_key_after_exit(const char *key)
 	needles_scan_done();
 	printf("  /proc/kcore after the kill: %zu MiB of RAM read, %ld hit(s) %s\n",
 	       h.bytes >> 20, h.hits, h.first);
+	if (h.hits)
+		explain_kcore_hit(&ns, &h);
 	ck_assert_msg(h.hits == 0, "%ld copies of the %s key in RAM after the server exited, first %s",
 		      h.hits, key, h.first);
 }
@@ -375,6 +495,8 @@ static void t_control_finds_key(const char *key)
 	ck_assert_msg(hp.hits > 0, "no copy of the %s key in the unprotected server's memory", ctl);
 	ck_assert_msg(hk.hits > 0, "no copy of the %s key in RAM while the unprotected server runs",
 		      ctl);
+	ck_assert_msg(explain_kcore_hit(&ns, &hk) > 0,
+		      "the unprotected server's copies were not traced to any process");
 	/*
 	 * After the kill: the page where the running scan saw the first copy
 	 * first, then all of RAM.  kcore is open and the scan buffer mapped
@@ -538,16 +660,6 @@ SM_TEST(ossl_thread_double_free_aborts) { unit_dies("thread_double_free_aborts",
  * its first handshake).  Two workers, a Unix socket, the server's files in
  * /tmp.
  */
-#define NGINX		"/usr/sbin/nginx"
-#define NGINX_WORKERS	2
-
-struct nginx {
-	pid_t master;
-	pid_t workers[NGINX_WORKERS];
-	struct server s;	/* .key, .sock, .log for handshake() */
-	char dir[48];
-};
-
 static void nginx_or_skip(void)
 {
 	ossl_or_skip();
@@ -708,17 +820,7 @@ static void t_nginx_no_key_in_proc_mem(const char *key)
 
 static void t_nginx_no_key_in_kcore(const char *key)
 {
-	static struct needles ns;
-	struct needle_hits h;
-	struct nginx n;
-
-	nginx_or_skip();
-	load_needles(&ns, key);
-	nginx_serve(&n, key, true);
-	scan_kcore(&ns, &h);
-	nginx_stop(&n);
-	ck_assert_msg(h.hits == 0, "%ld copies of the %s key in RAM while nginx runs, first %s",
-		      h.hits, key, h.first);
+	t_kcore_while_serving(key, true);
 }
 
 /* The control: unprotected nginx's workers hold copies of the (control) key. */
