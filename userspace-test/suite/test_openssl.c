@@ -317,8 +317,9 @@ static int explain_kcore_hit(const struct needles *ns, const struct needle_hits 
 		"slab", "writeback", "reclaim", "buddy", "mmap", "anon", "swapcache",
 		"swapbacked", "compound_head", "compound_tail", "huge", "unevictable",
 		"hwpoison", "nopage", "ksm", "thp", "offline", "zero_page", "idle", "pgtable",
-		[32] = "reserved", "mlocked", "mappedtodisk/anon_exclusive", "private",
+		[32] = "reserved", "mlocked", "mappedtodisk/owner_2", "private",
 		"private_2", "owner_private", "arch", "uncached", "softdirty", "arch_2",
+		"arch_3",
 	};
 	uint64_t pfn = h->first_addr / (uint64_t)sysconf(_SC_PAGESIZE), flags = 0, count = 0;
 	struct needle_hits ph;
