@@ -286,20 +286,27 @@ static long scan_kcore(const struct needles *ns, struct needle_hits *h)
 	return h->hits;
 }
 
+/* Entry @idx of a /proc table of 64-bit entries (pagemap, kpageflags, kpagecount): 0 or -1. */
+static int proc_u64(const char *path, uint64_t idx, uint64_t *v)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ok;
+
+	if (fd < 0)
+		return -1;
+	ok = pread(fd, v, sizeof(*v), (off_t)(idx * sizeof(*v))) == sizeof(*v);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
 /* The frame behind @addr in @pid (/proc/PID/pagemap), or 0. */
 static uint64_t pid_pfn(pid_t pid, uint64_t addr)
 {
-	uint64_t e = 0, psz = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t e;
 	char path[64];
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
-	fd = open(path, O_RDONLY);
-	if (fd < 0)
+	if (proc_u64(path, addr / (uint64_t)sysconf(_SC_PAGESIZE), &e))
 		return 0;
-	if (pread(fd, &e, 8, (off_t)(addr / psz * 8)) != 8)
-		e = 0;
-	close(fd);
 	return (e >> 63) ? e & ((1ULL << 55) - 1) : 0;
 }
 
@@ -321,16 +328,15 @@ static int explain_kcore_hit(const struct needles *ns, const struct needle_hits 
 		"private_2", "owner_private", "arch", "uncached", "softdirty", "arch_2",
 		"arch_3",
 	};
-	uint64_t pfn = h->first_addr / (uint64_t)sysconf(_SC_PAGESIZE), flags = 0, count = 0;
+	uint64_t pfn = h->first_addr / (uint64_t)sysconf(_SC_PAGESIZE), flags, count;
 	struct needle_hits ph;
 	struct dirent *de;
 	char path[64], comm[32];
 	unsigned int i;
-	int fd, holders = 0;
+	int holders = 0;
 	DIR *d;
 
-	fd = open("/proc/kpageflags", O_RDONLY);
-	if (fd >= 0 && pread(fd, &flags, 8, pfn * 8) == 8) {
+	if (!proc_u64("/proc/kpageflags", pfn, &flags)) {
 		printf("  the hit's page, pfn 0x%llx: kpageflags 0x%llx:", (unsigned long long)pfn,
 		       (unsigned long long)flags);
 		for (i = 0; i < sizeof(kpf) / sizeof(kpf[0]); i++)
@@ -338,13 +344,8 @@ static int explain_kcore_hit(const struct needles *ns, const struct needle_hits 
 				printf(" %s", kpf[i]);
 		printf("\n");
 	}
-	if (fd >= 0)
-		close(fd);
-	fd = open("/proc/kpagecount", O_RDONLY);
-	if (fd >= 0 && pread(fd, &count, 8, pfn * 8) == 8)
+	if (!proc_u64("/proc/kpagecount", pfn, &count))
 		printf("  its kpagecount: %llu\n", (unsigned long long)count);
-	if (fd >= 0)
-		close(fd);
 	d = opendir("/proc");
 	while (d && (de = readdir(d))) {
 		pid_t pid = atoi(de->d_name);
@@ -352,14 +353,8 @@ static int explain_kcore_hit(const struct needles *ns, const struct needle_hits 
 		if (pid <= 0 || needles_scan_pid(ns, pid, &ph) || !ph.hits)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-		comm[0] = 0;
-		fd = open(path, O_RDONLY);
-		if (fd >= 0) {
-			ssize_t n = read(fd, comm, sizeof(comm) - 1);
-
-			comm[n > 0 ? n - 1 : 0] = 0;
-			close(fd);
-		}
+		if (sm_read_text(path, comm, sizeof(comm)))
+			comm[0] = 0;
 		printf("  process %d (%s%s) holds %ld copies, first %s, pfn 0x%llx\n", (int)pid,
 		       comm, pid == getpid() ? ", this test" : "", ph.hits, ph.first,
 		       (unsigned long long)pid_pfn(pid, ph.first_addr));
