@@ -95,11 +95,17 @@ demo:
 	exit $$rc
 
 # BENCH_SERIES picks the kernels; BENCH_QUICK=1 / BENCH_PARTS=frag,map,rw
-# pass through SM_APPEND (see userspace-test/README.md).
+# pass through SM_APPEND (see userspace-test/README.md). Per series two
+# boots: the main bench (multi-threaded TCG), then openssl speed under
+# instruction-counting TCG (SM_ICOUNT: its rates are counts, not the
+# host's load).
 BENCH_SERIES ?= 5.10 6.1 6.12 7.2
 bench:
 	@rc=0; \
-	for s in $(BENCH_SERIES); do $(QEMU_DIR)/run.sh $$s bench || rc=1; done; \
+	for s in $(BENCH_SERIES); do \
+		SM_APPEND="sm.bench=main $${SM_APPEND:-}" $(QEMU_DIR)/run.sh $$s bench || rc=1; \
+		SM_ICOUNT=0 SM_SMP=1 SM_APPEND="sm.bench=ossl" $(QEMU_DIR)/run.sh $$s bench || rc=1; \
+	done; \
 	exit $$rc
 
 # checkpatch (from Debian's linux-source-6.1), sparse and a warning-free

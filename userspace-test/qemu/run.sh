@@ -17,6 +17,10 @@
 #               debug: 2400)
 #   SM_CACHE    cache directory (default: /var/cache/secretmem for root, else <repo>/.cache)
 #   SM_NO_BUILD set to 1 to skip fetch/module/userspace builds (reuse cache)
+#   SM_ICOUNT   N: instruction-counting TCG (-icount shift=N, one TCG thread):
+#               guest time is 2^N ns per guest instruction, so a CPU-bound
+#               rate depends on the guest's instruction count, not on the
+#               host's load (the openssl speed part of make bench)
 #
 # Output: serial log in $SM_CACHE/logs/<key>-<mode>.log (also on stdout),
 #         result in $SM_CACHE/logs/<key>-<mode>.result
@@ -62,8 +66,8 @@ fi
 EXPECTED_SKIPS=$TOP/userspace-test/expected-skips.txt
 skipped=0
 LOGDIR=$CACHE/logs
-LOG=$LOGDIR/$SERIES-$MODE.log
-RESULT=$LOGDIR/$SERIES-$MODE.result
+LOG=$LOGDIR/$SERIES-$MODE${SM_ICOUNT:+-icount}.log
+RESULT=$LOGDIR/$SERIES-$MODE${SM_ICOUNT:+-icount}.result
 INITRD=$CACHE/initramfs/$SERIES.cpio.gz
 
 case $MODE in check|demo|bench|shell|refuse) ;; *) echo "run.sh: unknown mode '$MODE'" >&2; exit 2 ;; esac
@@ -138,7 +142,12 @@ APPEND="$APPEND ${SM_APPEND:-}"
 
 QEMU=(qemu-system-x86_64)
 [ "$ARCH_KEY" = arm64 ] && QEMU=(qemu-system-aarch64 -M virt)
-QEMU+=(-accel "tcg,thread=multi" -cpu max -smp "$SMP" -m "$MEM"
+if [ -n "${SM_ICOUNT:-}" ]; then
+	QEMU+=(-accel "tcg,thread=single" -icount "shift=$SM_ICOUNT")
+else
+	QEMU+=(-accel "tcg,thread=multi")
+fi
+QEMU+=(-cpu max -smp "$SMP" -m "$MEM"
       -nographic -no-reboot -kernel "$VMLINUZ" -initrd "$INITRD" -append "$APPEND")
 
 echo "run.sh: booting $(cat "$KDIR/kver") mode=$MODE (timeout ${TIMEOUT}s)" >&2
